@@ -1,0 +1,87 @@
+"""The shared request core: the only layer that knows HTTP, SSE and the `/v1/responses` wire format.
+
+Modules, one concern each: `settings` (key and endpoint resolution), `request` (request body models and
+validation), `response` (lenient body parsing into `ResponseResult`), `streaming` (SSE payloads to deltas,
+no I/O), `retry` (the one retry policy), `errors` (the exception tree), `client` (all HTTP, sync and async).
+"""
+
+from .client import AsyncResponseStream, ResponsesClient, ResponseStream
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    ConflictError,
+    GradientError,
+    InternalServerError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    StreamError,
+    StreamTimeoutError,
+    UnprocessableEntityError,
+)
+from .request import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    FunctionTool,
+    InputText,
+    MessageItem,
+    NamedToolChoice,
+    ReasoningItem,
+    ReasoningText,
+    ResponseRequest,
+    StreamOptions,
+    build_request,
+)
+from .response import ResponseResult, ToolCall, Usage, parse_response
+from .retry import RetryPolicy
+from .settings import Settings
+from .streaming import StreamAssembler, StreamDelta, ToolCallChunk
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncResponseStream",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "FunctionCallItem",
+    "FunctionCallOutputItem",
+    "FunctionTool",
+    "GradientError",
+    "InputText",
+    "InternalServerError",
+    "InvalidRequestError",
+    "MessageItem",
+    "NamedToolChoice",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ReasoningItem",
+    "ReasoningText",
+    "ResponseRequest",
+    "ResponseResult",
+    "ResponseStream",
+    "ResponsesClient",
+    "RetryPolicy",
+    "Settings",
+    "StreamAssembler",
+    "StreamDelta",
+    "StreamError",
+    "StreamOptions",
+    "StreamTimeoutError",
+    "ToolCall",
+    "ToolCallChunk",
+    "UnprocessableEntityError",
+    "Usage",
+    "build_request",
+    "parse_response",
+]

@@ -1,0 +1,232 @@
+"""Every exception the package raises, and the one map from HTTP status to exception class.
+
+The tree::
+
+    GradientError                      base of everything raised here
+    ├── ConfigurationError (ValueError)    bad settings: missing key, malformed base URL
+    ├── InvalidRequestError (ValueError)   bad input, raised before any request is sent
+    └── APIError                           something went wrong talking to the endpoint
+        ├── APIStatusError                 non-2xx answer: status_code, error_id, request_id, body, response
+        │   ├── BadRequestError            400
+        │   ├── AuthenticationError        401
+        │   ├── PermissionDeniedError      403
+        │   ├── NotFoundError              404
+        │   ├── ConflictError              409
+        │   ├── UnprocessableEntityError   422
+        │   ├── RateLimitError             429
+        │   └── InternalServerError        >= 500
+        ├── APIConnectionError             the request never got an answer
+        │   └── APITimeoutError            ... because a timeout fired
+        └── StreamError                    a stream broke after it started; `.partial` holds what arrived
+            └── StreamTimeoutError         no chunk arrived within the idle timeout (also an APITimeoutError)
+
+Messages never contain the access key: they are built only from the status, the server's error body and
+our own text, and `redact()` scrubs any bearer token that a server echoes back.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from .response import ResponseResult
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConflictError",
+    "GradientError",
+    "InternalServerError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "StreamError",
+    "StreamTimeoutError",
+    "UnprocessableEntityError",
+    "status_error_from_response",
+]
+
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
+_DO_KEY = re.compile(r"sk-do-[A-Za-z0-9_\-\.]+")
+
+
+def redact(text: str) -> str:
+    """Scrub bearer tokens and DO model keys from text a server or transport handed us."""
+    return _DO_KEY.sub("sk-do-***", _BEARER.sub(r"\1***", text))
+
+
+class GradientError(Exception):
+    """Base class of every error raised by gradient_integrations."""
+
+
+class ConfigurationError(GradientError, ValueError):
+    """Settings that cannot work, e.g. no access key for a remote endpoint."""
+
+
+class InvalidRequestError(GradientError, ValueError):
+    """Input that the endpoint would reject; raised before any request is sent.
+
+    `field` names the offending request field (dotted path), so callers can point at it.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class APIError(GradientError):
+    """A failure while talking to the endpoint."""
+
+    def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
+        super().__init__(redact(message))
+        self.message = redact(message)
+        self.request = request
+
+
+class APIStatusError(APIError):
+    """The endpoint answered with a non-success status.
+
+    `error_id`, `message` and `request_id` come from DO's error body `{"id", "message", "request_id"}`
+    or from the vLLM/OpenAI form `{"error": {"type"|"code", "message"}}`.
+    """
+
+    status_code: int
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        response: httpx.Response,
+        body: Any = None,
+        error_id: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message, request=response.request)
+        self.response = response
+        self.status_code = response.status_code
+        self.body = body
+        self.error_id = error_id
+        self.request_id = request_id
+
+
+class BadRequestError(APIStatusError):
+    status_code = 400
+
+
+class AuthenticationError(APIStatusError):
+    status_code = 401
+
+
+class PermissionDeniedError(APIStatusError):
+    status_code = 403
+
+
+class NotFoundError(APIStatusError):
+    status_code = 404
+
+
+class ConflictError(APIStatusError):
+    status_code = 409
+
+
+class UnprocessableEntityError(APIStatusError):
+    status_code = 422
+
+
+class RateLimitError(APIStatusError):
+    status_code = 429
+
+
+class InternalServerError(APIStatusError):
+    status_code = 500
+
+
+class APIConnectionError(APIError):
+    """The request could not be sent or no answer arrived."""
+
+    def __init__(self, message: str = "Connection error.", *, request: httpx.Request | None = None) -> None:
+        super().__init__(message, request=request)
+
+
+class APITimeoutError(APIConnectionError):
+    """A connect, read or write timeout fired."""
+
+    def __init__(self, message: str = "Request timed out.", *, request: httpx.Request | None = None) -> None:
+        super().__init__(message, request=request)
+
+
+class StreamError(APIError):
+    """A stream failed after it began; `partial` is everything assembled before the failure."""
+
+    def __init__(
+        self, message: str, *, partial: ResponseResult, request: httpx.Request | None = None
+    ) -> None:
+        super().__init__(message, request=request)
+        self.partial = partial
+
+
+class StreamTimeoutError(StreamError, APITimeoutError):
+    """No stream chunk arrived within the idle timeout."""
+
+    def __init__(
+        self, message: str, *, partial: ResponseResult, request: httpx.Request | None = None
+    ) -> None:
+        StreamError.__init__(self, message, partial=partial, request=request)
+
+
+_STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def _error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
+    """(error_id, message, request_id) from either error body form."""
+    if not isinstance(body, dict):
+        return None, None, None
+    inner = body.get("error")
+    if isinstance(inner, dict):
+        error_id = inner.get("type") or inner.get("code")
+        message = inner.get("message")
+    else:
+        error_id = body.get("id") or body.get("code")
+        message = body.get("message") or (inner if isinstance(inner, str) else None)
+    request_id = body.get("request_id")
+    return (
+        str(error_id) if error_id is not None else None,
+        str(message) if message is not None else None,
+        str(request_id) if request_id is not None else None,
+    )
+
+
+def status_error_from_response(response: httpx.Response) -> APIStatusError:
+    """Build the typed error for a non-2xx response whose body has already been read."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text[:2000] or None
+    error_id, message, request_id = _error_fields(body)
+    request_id = request_id or response.headers.get("x-request-id")
+    status = response.status_code
+    cls = _STATUS_ERRORS.get(status, InternalServerError if status >= 500 else APIStatusError)
+    detail = message or (body if isinstance(body, str) else None) or response.reason_phrase or "error"
+    text = f"Error code: {status} - {detail}"
+    if error_id:
+        text += f" (id: {error_id})"
+    if request_id:
+        text += f" (request_id: {request_id})"
+    return cls(text, response=response, body=body, error_id=error_id, request_id=request_id)

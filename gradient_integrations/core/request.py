@@ -1,0 +1,273 @@
+"""The request body of `POST /v1/responses`, as pydantic models, and its validation.
+
+Field by field this follows DO's OpenAPI spec (`create_response_request.yml`) and the Stainless SDK's
+`ResponseCreateParams`. Every field of the body is mapped here and only here: adapters build a
+`ResponseRequest`, and `ResponseRequest.to_body(stream=...)` is the exact JSON that goes on the wire.
+
+Invalid input raises `InvalidRequestError` naming the field and the fix, before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
+
+from .errors import InvalidRequestError
+
+__all__ = [
+    "FunctionCallItem",
+    "FunctionCallOutputItem",
+    "FunctionTool",
+    "InputItem",
+    "InputText",
+    "MessageItem",
+    "NamedToolChoice",
+    "ReasoningItem",
+    "ReasoningText",
+    "ResponseRequest",
+    "StreamOptions",
+    "ToolChoice",
+    "build_request",
+]
+
+MAX_STOP_SEQUENCES = 4
+MAX_METADATA_PAIRS = 16
+MAX_METADATA_KEY = 64
+MAX_METADATA_VALUE = 512
+
+
+class _Wire(BaseModel):
+    # Unknown fields on items are kept and sent: the endpoint grows faster than this file.
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class InputText(_Wire):
+    type: Literal["input_text"] = "input_text"
+    text: str
+
+
+class MessageItem(_Wire):
+    """A conversation message. `content` is a string or `input_text` parts (the endpoint is text-only)."""
+
+    type: Literal["message"] | None = None
+    role: Literal["user", "assistant", "system", "developer", "tool"]
+    content: str | list[InputText]
+
+
+class FunctionCallItem(_Wire):
+    """A tool call the model made earlier, replayed so the model sees its own call."""
+
+    type: Literal["function_call"] = "function_call"
+    call_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    arguments: str
+
+
+class FunctionCallOutputItem(_Wire):
+    """The result of a tool call, matched to the call by `call_id`."""
+
+    type: Literal["function_call_output"] = "function_call_output"
+    call_id: str = Field(min_length=1)
+    output: str
+
+
+class ReasoningText(_Wire):
+    type: Literal["reasoning_text"] = "reasoning_text"
+    text: str
+
+
+class ReasoningItem(_Wire):
+    """Reasoning the model produced earlier (gpt-oss), replayed verbatim."""
+
+    type: Literal["reasoning"] = "reasoning"
+    id: str | None = None
+    content: list[ReasoningText] | None = None
+    summary: list[Any] = Field(default_factory=list)
+    encrypted_content: str | None = None
+
+
+def _item_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return kind if kind in ("function_call", "function_call_output", "reasoning") else "message"
+
+
+InputItem = Annotated[
+    Annotated[MessageItem, Tag("message")]
+    | Annotated[FunctionCallItem, Tag("function_call")]
+    | Annotated[FunctionCallOutputItem, Tag("function_call_output")]
+    | Annotated[ReasoningItem, Tag("reasoning")],
+    Discriminator(_item_kind),
+]
+
+
+class FunctionTool(_Wire):
+    """A tool in the flat Responses form `{type, name, description, parameters}`."""
+
+    type: Literal["function"] = "function"
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    description: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+
+class _FunctionName(_Wire):
+    name: str
+
+
+class NamedToolChoice(_Wire):
+    """Force one tool: `{"type": "function", "function": {"name": ...}}` (the chat-style named form)."""
+
+    type: Literal["function"] = "function"
+    function: _FunctionName
+
+    @classmethod
+    def of(cls, name: str) -> NamedToolChoice:
+        return cls(function=_FunctionName(name=name))
+
+
+ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
+
+
+class StreamOptions(_Wire):
+    include_usage: bool = True
+
+
+class ResponseRequest(BaseModel):
+    """One `/v1/responses` call. Build it with `build_request(...)` to get friendly errors."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1)
+    input: str | list[InputItem]
+    instructions: str | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    tools: list[FunctionTool] | None = None
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    stop: str | list[str] | None = None
+    stream_options: StreamOptions | None = None
+    metadata: dict[str, str] | None = None
+    user: str | None = None
+    # Not in DO's spec but accepted by the vLLM backend; used for structured output and gpt-oss effort.
+    text: dict[str, Any] | None = None
+    reasoning: dict[str, Any] | None = None
+    # Anything else the caller wants in the body (e.g. previous_response_id, store): merged last.
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("input")
+    @classmethod
+    def _input_not_empty(cls, value: str | list[Any]) -> str | list[Any]:
+        if not value:
+            raise ValueError("must be a non-empty string or a non-empty list of items")
+        return value
+
+    @field_validator("max_output_tokens")
+    @classmethod
+    def _positive_tokens(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError(f"must be >= 1, got {value}")
+        return value
+
+    @field_validator("temperature")
+    @classmethod
+    def _temperature_range(cls, value: float | None) -> float | None:
+        if value is not None and not 0 <= value <= 2:
+            raise ValueError(f"must be between 0 and 2, got {value}")
+        return value
+
+    @field_validator("top_p")
+    @classmethod
+    def _top_p_range(cls, value: float | None) -> float | None:
+        if value is not None and not 0 <= value <= 1:
+            raise ValueError(f"must be between 0 and 1, got {value}")
+        return value
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_count(cls, value: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(value, list):
+            if len(value) > MAX_STOP_SEQUENCES:
+                raise ValueError(f"at most {MAX_STOP_SEQUENCES} stop sequences, got {len(value)}")
+            if not value:
+                return None
+        return value
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        if len(value) > MAX_METADATA_PAIRS:
+            raise ValueError(f"at most {MAX_METADATA_PAIRS} pairs, got {len(value)}")
+        for key, item in value.items():
+            if len(key) > MAX_METADATA_KEY:
+                raise ValueError(f"key {key[:20]!r}... is longer than {MAX_METADATA_KEY} characters")
+            if len(item) > MAX_METADATA_VALUE:
+                raise ValueError(f"value of {key!r} is longer than {MAX_METADATA_VALUE} characters")
+        return value
+
+    def _check_tool_choice(self) -> None:
+        choice = self.tool_choice
+        if isinstance(choice, NamedToolChoice):
+            names = [tool.name for tool in self.tools or []]
+            if choice.function.name not in names:
+                raise InvalidRequestError(
+                    "tool_choice",
+                    f"names tool {choice.function.name!r}, which is not among tools {names}; "
+                    "pass that tool in tools or choose one of them",
+                )
+        elif choice == "required" and not self.tools:
+            raise InvalidRequestError("tool_choice", "'required' needs at least one tool in tools")
+        tool_names = [tool.name for tool in self.tools or []]
+        if len(set(tool_names)) != len(tool_names):
+            raise InvalidRequestError("tools", f"tool names must be unique, got {tool_names}")
+
+    def to_body(self, *, stream: bool) -> dict[str, Any]:
+        """The JSON body. `stream_options` goes out only when streaming: the API answers 400 otherwise."""
+        body = self.model_dump(mode="json", exclude_none=True, exclude={"extra_body", "stream_options"})
+        if stream:
+            body["stream"] = True
+            options = self.stream_options or StreamOptions()
+            body["stream_options"] = options.model_dump(mode="json", exclude_none=True)
+        body.update(self.extra_body)
+        return body
+
+
+def _location(loc: Sequence[int | str]) -> str:
+    parts: list[str] = []
+    for piece in loc:
+        if isinstance(piece, int):
+            parts.append(f"[{piece}]")
+        elif piece.startswith(("function-", "str", "list[", "literal[", "is-instance")) or piece in (
+            "message",
+            "function_call",
+            "function_call_output",
+            "reasoning",
+            "int",
+            "float",
+            "bool",
+            "dict[str,str]",
+            "NamedToolChoice",
+        ):
+            continue  # pydantic's union-branch labels are noise to a user
+        else:
+            parts.append(("." if parts else "") + piece)
+    return "".join(parts)
+
+
+def build_request(**fields: Any) -> ResponseRequest:
+    """Validate and build a request, turning pydantic's errors into one `InvalidRequestError`."""
+    try:
+        request = ResponseRequest.model_validate(fields)
+    except ValidationError as exc:
+        # For a union (`input` is a string or a list) the deepest error is the one about the user's value.
+        first = max(exc.errors(include_url=False), key=lambda error: len(error["loc"]))
+        field = _location(first["loc"]) or "request"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InvalidRequestError(field, message) from None
+    request._check_tool_choice()
+    return request

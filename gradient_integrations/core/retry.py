@@ -1,0 +1,83 @@
+"""The one retry policy: which failures are retried, and how long to wait before the next attempt.
+
+Same rules as DO's official SDK: `x-should-retry` wins; else 408, 409, 429 and >= 500 are retried, as are
+connection errors and timeouts. The wait honours `retry-after-ms`, then `retry-after` (seconds or an HTTP
+date) when it is within 60 s; otherwise exponential backoff from 0.5 s, doubling, capped at 8 s, with up to
+25 % jitter. A stream is never retried once its first event has arrived: the client only consults the
+policy before it hands the response to the stream decoder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+__all__ = ["RETRYABLE_STATUSES", "RetryPolicy"]
+
+RETRYABLE_STATUSES = frozenset({408, 409, 429})
+MAX_RETRY_AFTER = 60.0
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds the server asked us to wait, if it asked."""
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return float(value) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
+        if parsed is None:
+            return None
+        return parsed.timestamp() - time.time()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times to retry and how long to wait. `sleep`/`async_sleep` are swappable for tests."""
+
+    max_retries: int = 2
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+    jitter: float = 0.25
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    async_sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
+
+    def should_retry_status(self, response: httpx.Response) -> bool:
+        verdict = response.headers.get("x-should-retry")
+        if verdict == "true":
+            return True
+        if verdict == "false":
+            return False
+        return response.status_code in RETRYABLE_STATUSES or response.status_code >= 500
+
+    def backoff(self, retries_done: int) -> float:
+        delay = min(self.initial_delay * 2.0**retries_done, self.max_delay)
+        return delay * (1.0 - self.jitter * random.random())
+
+    def wait_after_status(self, retries_done: int, response: httpx.Response) -> float | None:
+        """Seconds to wait before retrying this response, or None when it must not be retried."""
+        if retries_done >= self.max_retries or not self.should_retry_status(response):
+            return None
+        asked = _retry_after(response.headers)
+        if asked is not None and 0 <= asked <= MAX_RETRY_AFTER:
+            return asked
+        return self.backoff(retries_done)
+
+    def wait_after_error(self, retries_done: int) -> float | None:
+        """Seconds to wait after a connection error or timeout, or None when retries are used up."""
+        if retries_done >= self.max_retries:
+            return None
+        return self.backoff(retries_done)

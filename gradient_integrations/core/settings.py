@@ -1,0 +1,149 @@
+"""Where the access key, endpoint, timeouts and retry count come from, in one documented order.
+
+Key:      explicit `api_key` > GRADIENT_MODEL_ACCESS_KEY > MODEL_ACCESS_KEY > DIGITALOCEAN_INFERENCE_KEY.
+Endpoint: explicit `base_url` > GRADIENT_INFERENCE_ENDPOINT > https://inference.do-ai.run.
+The endpoint may be given with or without a trailing `/v1` and `/`; requests go to `<root>/v1/responses`.
+A loopback endpoint (the local server) needs no key; any other endpoint without one is a ConfigurationError.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import httpx
+from pydantic import SecretStr
+
+from .errors import ConfigurationError
+
+__all__ = [
+    "API_KEY_ENV_VARS",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_STREAM_IDLE_TIMEOUT",
+    "DEFAULT_TIMEOUT",
+    "ENDPOINT_ENV_VAR",
+    "Settings",
+    "is_loopback",
+    "normalize_base_url",
+    "resolve_api_key",
+]
+
+API_KEY_ENV_VARS = ("GRADIENT_MODEL_ACCESS_KEY", "MODEL_ACCESS_KEY", "DIGITALOCEAN_INFERENCE_KEY")
+ENDPOINT_ENV_VAR = "GRADIENT_INFERENCE_ENDPOINT"
+DEFAULT_BASE_URL = "https://inference.do-ai.run"
+# Same as DO's official (Stainless) SDK: 60 s overall/read, 5 s to connect, 2 retries.
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+DEFAULT_MAX_RETRIES = 2
+DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+
+TimeoutLike = float | tuple[float, float] | httpx.Timeout | None
+
+
+def resolve_api_key(explicit: str | SecretStr | None = None) -> SecretStr | None:
+    """The key from the argument or the first env var that is set, as a SecretStr."""
+    if isinstance(explicit, SecretStr):
+        explicit = explicit.get_secret_value()
+    if explicit:
+        return SecretStr(explicit)
+    for name in API_KEY_ENV_VARS:
+        value = os.environ.get(name)
+        if value:
+            return SecretStr(value)
+    return None
+
+
+def normalize_base_url(base_url: str | None = None) -> str:
+    """`https://host[/v1][/]` -> `https://host`; falls back to the env var, then the DO default."""
+    url = (base_url or os.environ.get(ENDPOINT_ENV_VAR) or DEFAULT_BASE_URL).strip()
+    parsed = httpx.URL(url)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigurationError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {url!r}")
+    url = url.rstrip("/")
+    if url.endswith("/v1"):
+        url = url[: -len("/v1")]
+    return url
+
+
+def is_loopback(base_url: str) -> bool:
+    host = httpx.URL(base_url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _as_timeout(timeout: TimeoutLike) -> httpx.Timeout:
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    if isinstance(timeout, tuple):
+        connect, read = timeout
+        return httpx.Timeout(read, connect=connect)
+    return httpx.Timeout(float(timeout), connect=min(float(timeout), DEFAULT_TIMEOUT.connect or 5.0))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved, validated settings for one core client. Never shows the key in its repr."""
+
+    base_url: str
+    api_key: SecretStr | None = field(repr=False)
+    timeout: httpx.Timeout = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    max_retries: int = DEFAULT_MAX_RETRIES
+    stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT
+    default_headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        api_key: str | SecretStr | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutLike = None,
+        max_retries: int | None = None,
+        stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+        default_headers: Mapping[str, str] | None = None,
+        require_key: bool = True,
+    ) -> Settings:
+        root = normalize_base_url(base_url)
+        key = resolve_api_key(api_key)
+        if key is None and require_key and not is_loopback(root):
+            raise ConfigurationError(
+                f"No access key for {root}: pass api_key=... or set one of "
+                f"{', '.join(API_KEY_ENV_VARS)} (checked in that order). "
+                "A loopback base_url (the local server) needs no key."
+            )
+        retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
+        if retries < 0:
+            raise ConfigurationError(f"max_retries must be >= 0, got {retries}")
+        if stream_idle_timeout is not None and stream_idle_timeout <= 0:
+            raise ConfigurationError(
+                f"stream_idle_timeout must be > 0 seconds or None, got {stream_idle_timeout}"
+            )
+        headers = dict(default_headers or {})
+        if any(name.lower() == "authorization" for name in headers):
+            raise ConfigurationError("default_headers must not carry Authorization: pass api_key instead")
+        return cls(
+            base_url=root,
+            api_key=key,
+            timeout=_as_timeout(timeout),
+            max_retries=retries,
+            stream_idle_timeout=stream_idle_timeout,
+            default_headers=headers,
+        )
+
+    @property
+    def responses_url(self) -> str:
+        return f"{self.base_url}/v1/responses"
+
+    def auth_headers(self) -> dict[str, str]:
+        if self.api_key is None:
+            return {}
+        return {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
