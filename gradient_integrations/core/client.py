@@ -10,12 +10,14 @@ may inject their own clients or transports (tests and benchmarks do), which are 
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 from httpx_sse import EventSource
@@ -40,12 +42,25 @@ __all__ = ["AsyncResponseStream", "ResponseStream", "ResponsesClient"]
 logger = logging.getLogger("gradient_integrations")
 
 _VERSION = "0.1.0"
-_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+# Header names are kept lower-case so merging layers replaces case-insensitively: a caller's
+# `authorization` or `accept` must replace ours, never travel alongside it as a second header.
+_JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 _SSE_HEADERS = {
-    "Content-Type": "application/json",
-    "Accept": "text/event-stream",
-    "Cache-Control": "no-store",
+    "content-type": "application/json",
+    "accept": "text/event-stream",
+    "cache-control": "no-store",
 }
+
+
+def _lower_names(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _encode(body: dict[str, Any]) -> bytes:
@@ -63,6 +78,9 @@ def _decode_json(response: httpx.Response) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise APIError(f"Endpoint returned JSON that is not an object: {type(body).__name__}")
     return body
+
+
+_Client = TypeVar("_Client", bound="_ClientBase")
 
 
 class _ClientBase:
@@ -84,6 +102,8 @@ class _ClientBase:
         retry_policy: RetryPolicy | None = None,
         require_key: bool = True,
     ) -> None:
+        if retry_policy is not None and max_retries is None:
+            max_retries = retry_policy.max_retries
         self.settings = Settings.resolve(
             api_key=api_key,
             base_url=base_url,
@@ -93,14 +113,22 @@ class _ClientBase:
             default_headers=default_headers,
             require_key=require_key,
         )
-        self.retry_policy = retry_policy or RetryPolicy(max_retries=self.settings.max_retries)
+        # An explicit max_retries applies to a given policy too, instead of being silently ignored.
+        self.retry_policy = dataclasses.replace(
+            retry_policy or RetryPolicy(), max_retries=self.settings.max_retries
+        )
         self._http = http_client
         self._ahttp = http_async_client
         self._owns_http = http_client is None
         self._owns_ahttp = http_async_client is None
+        self._ahttp_loop: asyncio.AbstractEventLoop | None = None
         self._transport = transport
+        # Parsed once: httpx re-parses a URL string on every request, a measurable share of the overhead.
+        self._url = httpx.URL(self.settings.responses_url)
         self._async_transport = async_transport
-        self._headers = {"User-Agent": f"gradient-integrations/{_VERSION}", **self.settings.default_headers}
+        self._headers = _lower_names(
+            {"User-Agent": f"gradient-integrations/{_VERSION}", **self.settings.default_headers}
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
@@ -119,6 +147,21 @@ class _ClientBase:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(**state, require_key=False)  # type: ignore[misc]
 
+    # -- copying: in-process copies keep the key (only a pickle must drop it) ----------------------------
+    def __copy__(self: _Client) -> _Client:
+        # Injected transports and httpx clients are shared; pools this instance created are not, since
+        # each owner closes its own.
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        if self._owns_http:
+            clone._http = None
+        if self._owns_ahttp:
+            clone._ahttp = None
+        return clone
+
+    def __deepcopy__(self: _Client, memo: dict[int, Any]) -> _Client:
+        return self.__copy__()
+
     # -- request building --------------------------------------------------------------------------
     def _auth_headers(self) -> dict[str, str]:
         if self.settings.api_key is None and not is_loopback(self.settings.base_url):
@@ -126,15 +169,18 @@ class _ClientBase:
                 f"No access key for {self.settings.base_url}: set GRADIENT_MODEL_ACCESS_KEY "
                 "(or MODEL_ACCESS_KEY, DIGITALOCEAN_INFERENCE_KEY) or pass api_key=..."
             )
-        return self.settings.auth_headers()
+        return _lower_names(self.settings.auth_headers())
 
     def _request_parts(
         self, request: ResponseRequest, *, stream: bool, extra_headers: Mapping[str, str] | None
     ) -> tuple[bytes, dict[str, str], httpx.Timeout]:
+        # build_request runs the cross-field checks, but a ResponseRequest made directly or by
+        # model_copy(update=...) skips them: repeat them here, before anything is sent.
+        request._check_tool_choice()
         headers = {
             **(_SSE_HEADERS if stream else _JSON_HEADERS),
             **self._headers,
-            **(extra_headers or {}),
+            **(_lower_names(extra_headers) if extra_headers else {}),
             **self._auth_headers(),
         }
         timeout = self.settings.timeout
@@ -204,10 +250,17 @@ class ResponsesClient(_ClientBase):
 
     @property
     def http_async_client(self) -> httpx.AsyncClient:
+        loop = _running_loop()
+        if self._ahttp is not None and self._owns_ahttp and self._ahttp_loop is not loop:
+            # Pooled connections belong to the event loop that opened them: reused from another loop
+            # (a second `asyncio.run`, a new pytest loop) they fail with "Event loop is closed".
+            # That loop is gone or foreign, so the old client cannot be closed from here; drop it.
+            self._ahttp = None
         if self._ahttp is None:
             self._ahttp = httpx.AsyncClient(
                 timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=self._async_transport
             )
+            self._ahttp_loop = loop
         return self._ahttp
 
     def close(self) -> None:
@@ -242,7 +295,7 @@ class ResponsesClient(_ClientBase):
         content, headers, timeout = self._request_parts(request, stream=stream, extra_headers=extra_headers)
         http = self.http_client
         http_request = http.build_request(
-            "POST", self.settings.responses_url, content=content, headers=headers, timeout=timeout
+            "POST", self._url, content=content, headers=headers, timeout=timeout
         )
         retries = 0
         while True:
@@ -309,7 +362,7 @@ class ResponsesClient(_ClientBase):
         content, headers, timeout = self._request_parts(request, stream=stream, extra_headers=extra_headers)
         http = self.http_async_client
         http_request = http.build_request(
-            "POST", self.settings.responses_url, content=content, headers=headers, timeout=timeout
+            "POST", self._url, content=content, headers=headers, timeout=timeout
         )
         retries = 0
         while True:

@@ -56,16 +56,43 @@ __all__ = [
 ]
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
-_DO_KEY = re.compile(r"sk-do-[A-Za-z0-9_\-\.]+")
+# Model access keys (`sk-do-...`) and personal access tokens (`dop_v1_...`), which inference also accepts.
+_DO_KEY = re.compile(r"(sk-do-|dop_v1_)[A-Za-z0-9_\-\.]+")
 
 
 def redact(text: str) -> str:
     """Scrub bearer tokens and DO model keys from text a server or transport handed us."""
-    return _DO_KEY.sub("sk-do-***", _BEARER.sub(r"\1***", text))
+    return _DO_KEY.sub(r"\1***", _BEARER.sub(r"\1***", text))
 
 
 class GradientError(Exception):
     """Base class of every error raised by gradient_integrations."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (multiprocessing, task queues) without the httpx request/response: their headers carry
+        # the access key. The keyword-only constructors cannot be replayed from `args`, so the error is
+        # rebuilt from its message and plain attributes; `request` comes back as None, `response` absent.
+        # A server that echoes the key into its error body would otherwise put it in `body`: scrub that too.
+        state = {name: _redacted(value) for name, value in self.__dict__.items() if name != "response"}
+        if "request" in state:
+            state["request"] = None
+        return (_rebuild_error, (type(self), str(self)), state)
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
+
+
+def _rebuild_error(cls: type[GradientError], text: str) -> GradientError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, text)
+    return error
 
 
 class ConfigurationError(GradientError, ValueError):

@@ -10,6 +10,7 @@ policy before it hands the response to the stream decoder.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import email.utils
 import random
 import time
@@ -38,10 +39,14 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     try:
         return float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value.strip() else None
-        if parsed is None:
-            return None
-        return parsed.timestamp() - time.time()
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None  # a header we cannot read must not turn a retryable error into a crash
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)  # HTTP dates are always GMT
+    return parsed.timestamp() - time.time()
 
 
 @dataclass(frozen=True)

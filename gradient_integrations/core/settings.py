@@ -8,6 +8,7 @@ A loopback endpoint (the local server) needs no key; any other endpoint without 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import os
 from collections.abc import Mapping
@@ -58,7 +59,13 @@ def resolve_api_key(explicit: str | SecretStr | None = None) -> SecretStr | None
 
 def normalize_base_url(base_url: str | None = None) -> str:
     """`https://host[/v1][/]` -> `https://host`; falls back to the env var, then the DO default."""
-    url = (base_url or os.environ.get(ENDPOINT_ENV_VAR) or DEFAULT_BASE_URL).strip()
+    return _normalized_root((base_url or os.environ.get(ENDPOINT_ENV_VAR) or DEFAULT_BASE_URL).strip())
+
+
+# Cached: adapters resolve the endpoint on every call (LangChain asks for `_identifying_params` each
+# time), and parsing a URL costs about as much as the rest of our per-call work (benchmarks/).
+@functools.lru_cache(maxsize=64)
+def _normalized_root(url: str) -> str:
     parsed = httpx.URL(url)
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigurationError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {url!r}")
@@ -68,6 +75,7 @@ def normalize_base_url(base_url: str | None = None) -> str:
     return url
 
 
+@functools.lru_cache(maxsize=64)
 def is_loopback(base_url: str) -> bool:
     host = httpx.URL(base_url).host
     if host == "localhost":

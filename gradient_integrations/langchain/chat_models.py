@@ -1,0 +1,405 @@
+"""`ChatGradient`: a LangChain chat model for DigitalOcean Gradient's `POST /v1/responses`.
+
+This class only maps. Messages and tools become a core `ResponseRequest` (`_messages`, `_tools`), the
+core `ResponsesClient` does every HTTP concern (retries, timeouts, typed errors, SSE), and its results
+and stream deltas become `AIMessage`s and chunks. Sync and async differ in one line each: `client.create`
+vs `client.acreate`, `client.stream` vs `client.astream`; the request and the mapping are shared.
+
+The access key is a `SecretStr` that never appears in `repr`, `dumpd` (it is an `lc_secret`) or a
+pickle: an unpickled model re-reads the key from the environment. The core client is created lazily and
+is never pickled or copied.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LanguageModelInput
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables import Runnable
+from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from typing_extensions import Self
+
+from .. import __version__
+from ..core import (
+    InvalidRequestError,
+    ResponseRequest,
+    ResponseResult,
+    ResponsesClient,
+    Settings,
+    build_request,
+)
+from ..core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, normalize_base_url, resolve_api_key
+from ._messages import ChunkMapper, StreamSource, message_from_result, messages_to_input
+from ._structured import StructuredOutputMethod, structured_output
+from ._tools import ToolLike, tool_choice_to_wire, tool_names, tools_to_wire
+
+__all__ = ["ChatGradient"]
+
+# Request fields a caller may set per call (invoke/bind kwargs) or in `model_kwargs`.
+_REQUEST_FIELDS = frozenset(
+    {
+        "model",
+        "instructions",
+        "max_output_tokens",
+        "temperature",
+        "top_p",
+        "tools",
+        "tool_choice",
+        "parallel_tool_calls",
+        "stop",
+        "metadata",
+        "user",
+        "text",
+        "reasoning",
+    }
+)
+# Body fields the core does not model but the endpoint family accepts; sent as given.
+_BODY_PASSTHROUGH = frozenset({"previous_response_id", "store", "truncation", "include"})
+_MANAGED_FIELDS = frozenset({"input", "stream", "stream_options", "extra_body"})
+# Module-level, not per instance: a lock cannot be pickled or deep-copied, and creation is rare.
+_CLIENT_LOCK = threading.Lock()
+_CALL_ALIASES = {"max_tokens": "max_output_tokens", "request_metadata": "metadata"}
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One prepared call: the validated request plus what the adapter needs around it."""
+
+    request: ResponseRequest
+    extra_headers: Mapping[str, str] | None
+    include_usage: bool
+
+
+class ChatGradient(BaseChatModel):
+    """DigitalOcean Gradient serverless inference (`/v1/responses`) as a LangChain chat model.
+
+    ```python
+    from gradient_integrations.langchain import ChatGradient
+
+    model = ChatGradient(model="openai-gpt-oss-120b")  # key from GRADIENT_MODEL_ACCESS_KEY
+    model.invoke("Hello")
+    ```
+
+    Request fields can also be set per call (`invoke(..., model=, stop=, temperature=, max_tokens=,
+    request_metadata=, previous_response_id=, extra_body=, extra_headers=)`). The endpoint's `metadata`
+    field is `request_metadata` here: the inherited `metadata` is LangChain's trace metadata (LangChain
+    writes `lc_versions` into it, and `invoke(metadata=...)` is taken by LangChain's own signature).
+    """
+
+    model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, extra="forbid")
+
+    model: str = Field(alias="model_name", min_length=1)
+    """Model id, e.g. `openai-gpt-oss-120b` (see `GET /v1/models`)."""
+    api_key: SecretStr | None = Field(default_factory=lambda: resolve_api_key(None), repr=False)
+    """Access key; default from GRADIENT_MODEL_ACCESS_KEY, MODEL_ACCESS_KEY, DIGITALOCEAN_INFERENCE_KEY."""
+    base_url: str | None = None
+    """Endpoint root, with or without `/v1`; default GRADIENT_INFERENCE_ENDPOINT, else DO's endpoint."""
+    timeout: float | tuple[float, float] | httpx.Timeout | None = None
+    """Seconds (or (connect, read), or an `httpx.Timeout`); default 60 s, 5 s to connect."""
+    max_retries: int | None = None
+    """Retries on 408/409/429/5xx and connection errors, never after a stream began; default 2."""
+    stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT
+    """Longest wait between two stream chunks, in seconds."""
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = Field(default=None, alias="max_output_tokens")
+    stop: list[str] | str | None = None
+    streaming: bool = False
+    """Make `invoke` stream under the hood (callbacks then see every token)."""
+    stream_usage: bool = True
+    """Ask for token usage on streams (it arrives on the last chunk)."""
+    instructions: str | None = None
+    request_metadata: dict[str, str] | None = None
+    """The request body's `metadata` (string values, at most 16 pairs)."""
+    user: str | None = None
+    parallel_tool_calls: bool | None = None
+    reasoning: dict[str, Any] | None = None
+    """Sent as-is, e.g. `{"effort": "low"}` for gpt-oss models."""
+    default_headers: dict[str, str] | None = None
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """More request fields; ones the core does not model are sent verbatim like `extra_body`."""
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    """Merged into every request body last, unvalidated."""
+    http_client: httpx.Client | None = Field(default=None, exclude=True)
+    http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
+
+    _client: ResponsesClient | None = PrivateAttr(default=None)
+
+    # -- LangChain identity and serialization ---------------------------------------------------------
+    @property
+    def lc_secrets(self) -> dict[str, str]:
+        return {"api_key": "GRADIENT_MODEL_ACCESS_KEY"}
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["gradient_integrations", "langchain"]
+
+    @property
+    def _llm_type(self) -> str:
+        return "gradient-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        fields = self._default_fields()
+        return {"model_name": fields.pop("model"), "base_url": normalize_base_url(self.base_url), **fields}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "gradient"
+        max_tokens = kwargs.get("max_tokens", kwargs.get("max_output_tokens", self.max_tokens))
+        if isinstance(max_tokens, int):
+            params["ls_max_tokens"] = max_tokens
+        ls_stop = stop if stop is not None else self.stop
+        if ls_stop:
+            params["ls_stop"] = [ls_stop] if isinstance(ls_stop, str) else list(ls_stop)
+        return params
+
+    # -- validation: everything the request would reject fails at construction ------------------------
+    @model_validator(mode="after")
+    def _validate_request_fields(self) -> Self:
+        if hasattr(self, "_add_version"):  # newer langchain-core records package versions for traces
+            self._add_version("gradient-integrations", __version__)
+        self._settings()
+        for name in self.model_kwargs:
+            if name in _MANAGED_FIELDS or name in ("model", "stream"):
+                raise ValueError(f"model_kwargs may not set {name!r}: it is managed by ChatGradient")
+        build_request(**self._default_fields(), input="-")
+        return self
+
+    def _settings(self) -> Settings:
+        return Settings.resolve(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            stream_idle_timeout=self.stream_idle_timeout,
+            default_headers=self.default_headers,
+            require_key=False,  # checked when a call is made, so a model can be built and pickled keyless
+        )
+
+    # -- the core client: lazy, never pickled, never copied --------------------------------------------
+    @property
+    def client(self) -> ResponsesClient:
+        """The shared core client (created on first use)."""
+        if self._client is None:
+            # `batch()` calls from threads: without the lock two clients (two pools) could be built.
+            with _CLIENT_LOCK:
+                if self._client is None:
+                    self._client = ResponsesClient(
+                        api_key=self.api_key,
+                        base_url=self.base_url,
+                        timeout=self.timeout,
+                        max_retries=self.max_retries,
+                        stream_idle_timeout=self.stream_idle_timeout,
+                        default_headers=self.default_headers,
+                        http_client=self.http_client,
+                        http_async_client=self.http_async_client,
+                        require_key=False,
+                    )
+        return self._client
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        fields = dict(state["__dict__"])
+        fields["api_key"] = None  # never pickled: re-read from the environment on load
+        fields["http_client"] = fields["http_async_client"] = None  # live pools cannot travel
+        state["__dict__"] = fields
+        state["__pydantic_private__"] = {"_client": None}
+        return state
+
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        super().__setstate__(state)
+        if self.api_key is None:
+            object.__setattr__(self, "api_key", resolve_api_key(None))
+
+    def __copy__(self) -> Self:
+        clone = super().__copy__()
+        # A copy may change the key or endpoint (`model_copy(update=...)`): it builds its own client.
+        object.__setattr__(clone, "__pydantic_private__", {"_client": None})
+        return clone
+
+    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
+        clone = self.__copy__()
+        for name, value in self.__dict__.items():
+            if name not in ("http_client", "http_async_client"):  # connection pools are shared, not cloned
+                clone.__dict__[name] = copy.deepcopy(value, memo)
+        return clone
+
+    # -- request building (shared by all four call paths) ----------------------------------------------
+    def _default_fields(self) -> dict[str, Any]:
+        """Instance-level request fields that are set, with `model_kwargs` merged over them."""
+        fields = {
+            "model": self.model,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_output_tokens": self.max_tokens,
+            "stop": self.stop,
+            "instructions": self.instructions,
+            "metadata": self.request_metadata,
+            "user": self.user,
+            "parallel_tool_calls": self.parallel_tool_calls,
+            "reasoning": self.reasoning,
+        }
+        fields = {name: value for name, value in fields.items() if value is not None}
+        fields.update({key: value for key, value in self.model_kwargs.items() if key in _REQUEST_FIELDS})
+        extra = {key: value for key, value in self.model_kwargs.items() if key not in _REQUEST_FIELDS}
+        if extra or self.extra_body:
+            fields["extra_body"] = {**extra, **self.extra_body}
+        return fields
+
+    def _prepare(
+        self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: Mapping[str, Any]
+    ) -> _Call:
+        fields = self._default_fields()
+        extra_body = dict(fields.pop("extra_body", {}))
+        options = dict(kwargs)
+        options.pop("stream", None)  # LangChain's own "use the streaming path" flag
+        extra_headers = options.pop("extra_headers", None)
+        include_usage = bool(options.pop("stream_usage", self.stream_usage))
+        extra_body.update(options.pop("extra_body", None) or {})
+        for name, value in options.items():
+            field = _CALL_ALIASES.get(name, name)
+            if field in _REQUEST_FIELDS:
+                fields[field] = value
+            elif field in _BODY_PASSTHROUGH:
+                extra_body[field] = value
+            else:
+                raise InvalidRequestError(
+                    name,
+                    "is not a ChatGradient call parameter; pass extra_body={...} to send a field as-is",
+                )
+        if stop is not None:
+            fields["stop"] = stop
+        if fields.get("tools"):
+            fields["tools"] = tools_to_wire(fields["tools"])
+            fields["tool_choice"] = tool_choice_to_wire(
+                fields.get("tool_choice"), tool_names(fields["tools"])
+            )
+        else:
+            fields.pop("tools", None)
+            fields.pop("parallel_tool_calls", None)  # meaningless without tools
+            fields["tool_choice"] = tool_choice_to_wire(fields.get("tool_choice"), [])
+        request = build_request(
+            **fields,
+            input=messages_to_input(messages),
+            stream_options={"include_usage": include_usage},
+            extra_body=extra_body,
+        )
+        return _Call(request, extra_headers, include_usage)
+
+    # -- the four call paths -------------------------------------------------------------------------
+    def _result(self, result: ResponseResult, call: _Call) -> ChatResult:
+        message = message_from_result(result, requested_model=call.request.model)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _chunk_mapper(self, stream: StreamSource, call: _Call) -> ChunkMapper:
+        return ChunkMapper(
+            stream,
+            requested_model=call.request.model,
+            include_usage=call.include_usage,
+            blocks=self.output_version == "v1",
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        call = self._prepare(messages, stop, kwargs)
+        return self._result(self.client.create(call.request, extra_headers=call.extra_headers), call)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        call = self._prepare(messages, stop, kwargs)
+        return self._result(await self.client.acreate(call.request, extra_headers=call.extra_headers), call)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        call = self._prepare(messages, stop, kwargs)
+        with self.client.stream(call.request, extra_headers=call.extra_headers) as stream:
+            to_chunk = self._chunk_mapper(stream, call)
+            for delta in stream:
+                chunk = to_chunk(delta)
+                # LangChain's own stream()/invoke fire tokens themselves and pass no run_manager here;
+                # its event-protocol path passes one and expects the model to report tokens.
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        call = self._prepare(messages, stop, kwargs)
+        async with self.client.astream(call.request, extra_headers=call.extra_headers) as stream:
+            to_chunk = self._chunk_mapper(stream, call)
+            async for delta in stream:
+                chunk = to_chunk(delta)
+                if run_manager is not None:
+                    await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
+
+    # -- tools and structured output -----------------------------------------------------------------
+    def bind_tools(
+        self,
+        tools: Sequence[ToolLike],
+        *,
+        tool_choice: str | bool | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        parallel_tool_calls: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, AIMessage]:
+        """Bind tools (LangChain tools, functions, pydantic classes, dicts) as flat function tools.
+
+        `tool_choice`: `auto`, `none`, `required`/`any`/`True` (call some tool), a bound tool's name, or a
+        dict; a name that is not bound raises `InvalidRequestError` now, not at call time.
+        """
+        wire_tools = tools_to_wire(tools, strict=strict)
+        choice = tool_choice_to_wire(tool_choice, tool_names(wire_tools))
+        if choice is not None:
+            kwargs["tool_choice"] = choice
+        if parallel_tool_calls is not None:
+            kwargs["parallel_tool_calls"] = parallel_tool_calls
+        return super().bind(tools=wire_tools, **kwargs)
+
+    def with_structured_output(
+        self,
+        schema: dict[str, Any] | type | None = None,
+        *,
+        method: StructuredOutputMethod = "function_calling",
+        include_raw: bool = False,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> Runnable[LanguageModelInput, dict[str, Any] | Any]:
+        """Return output matching `schema` via a forced tool call, json_schema decoding or JSON mode."""
+        if kwargs:
+            raise ValueError(f"with_structured_output got unsupported arguments {sorted(kwargs)}")
+        return structured_output(self, schema, method=method, include_raw=include_raw, strict=strict)

@@ -1,0 +1,168 @@
+"""Tool and tool_choice conversion (`_tools`): every accepted input form and every rejection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.tools import tool
+from langchain_support import Endpoint, model_on
+from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
+
+from gradient_integrations.core import InvalidRequestError
+from gradient_integrations.langchain._tools import tool_choice_to_wire, tool_to_wire, tools_to_wire
+
+ADD_PARAMETERS = {
+    "type": "object",
+    "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}},
+    "required": ["a", "b"],
+}
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def add_function(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+class Add(BaseModel):
+    """Add two integers."""
+
+    a: int = Field(description="first")
+    b: int = Field(description="second")
+
+
+class AddDict(TypedDict):
+    """Add two integers."""
+
+    a: int
+    b: int
+
+
+def shape(wire: dict[str, Any]) -> tuple[str, str, str, set[str]]:
+    return wire["type"], wire["name"], wire.get("description", ""), set(wire["parameters"]["properties"])
+
+
+@pytest.mark.parametrize(
+    ("given", "name"),
+    [
+        (add, "add"),
+        (add_function, "add_function"),
+        (Add, "Add"),
+        (AddDict, "AddDict"),
+        ({"title": "add_schema", "description": "Add two integers.", **ADD_PARAMETERS}, "add_schema"),
+        (
+            {
+                "type": "function",
+                "function": {
+                    "name": "add_chat",
+                    "description": "Add two integers.",
+                    "parameters": ADD_PARAMETERS,
+                },
+            },
+            "add_chat",
+        ),
+        (
+            {
+                "type": "function",
+                "name": "add_flat",
+                "description": "Add two integers.",
+                "parameters": ADD_PARAMETERS,
+            },
+            "add_flat",
+        ),
+        (
+            {"name": "add_anthropic", "description": "Add two integers.", "input_schema": ADD_PARAMETERS},
+            "add_anthropic",
+        ),
+    ],
+)
+def test_every_tool_form_becomes_a_flat_function_tool(given: Any, name: str) -> None:
+    wire = tool_to_wire(given)
+    assert shape(wire) == ("function", name, "Add two integers.", {"a", "b"})
+    assert "function" not in wire and "strict" not in wire
+
+
+def test_strict_is_set_on_request_and_overrides_the_tools_own_flag() -> None:
+    flat = {"type": "function", "name": "f", "parameters": ADD_PARAMETERS, "strict": True}
+    assert tool_to_wire(flat)["strict"] is True
+    assert tool_to_wire(flat, strict=False)["strict"] is False
+    strict_model = tool_to_wire(Add, strict=True)
+    assert strict_model["strict"] is True
+    assert strict_model["parameters"]["additionalProperties"] is False
+
+
+def test_tool_without_parameters_gets_an_empty_object_schema() -> None:
+    assert tool_to_wire({"type": "function", "name": "ping"})["parameters"] == {
+        "type": "object",
+        "properties": {},
+    }
+
+
+def test_built_in_tools_are_rejected_with_the_reason() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        tools_to_wire([add, {"type": "web_search_preview"}])
+    assert caught.value.field == "tools[1]"
+    assert "function tools only" in str(caught.value)
+
+
+def test_invalid_tool_name_names_the_field() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        tools_to_wire([{"type": "function", "name": "has spaces", "parameters": ADD_PARAMETERS}])
+    assert caught.value.field == "tools[0].name"
+
+
+def test_duplicate_tool_names_bind_but_fail_before_the_request() -> None:
+    endpoint = Endpoint()
+    bound = model_on(endpoint).bind_tools([add, {"type": "function", "name": "add"}])
+    with pytest.raises(InvalidRequestError, match="tool names must be unique"):
+        bound.invoke("hi")
+    assert endpoint.requests == []
+
+
+@pytest.mark.parametrize(
+    ("choice", "expected"),
+    [
+        (None, None),
+        ("auto", "auto"),
+        ("none", "none"),
+        ("required", "required"),
+        ("any", "required"),
+        (True, "required"),
+        (False, "none"),
+        ("add", {"type": "function", "function": {"name": "add"}}),
+        (
+            {"type": "function", "function": {"name": "add"}},
+            {"type": "function", "function": {"name": "add"}},
+        ),
+        ({"type": "function", "name": "add"}, {"type": "function", "function": {"name": "add"}}),
+        ({"type": "tool", "name": "add"}, {"type": "function", "function": {"name": "add"}}),
+        ({"type": "any"}, "required"),
+        ({"type": "auto"}, "auto"),
+    ],
+)
+def test_tool_choice_forms(choice: Any, expected: Any) -> None:
+    assert tool_choice_to_wire(choice, ["add", "mul"]) == expected
+
+
+@pytest.mark.parametrize("choice", ["divide", {"type": "function", "function": {"name": "divide"}}])
+def test_tool_choice_naming_an_unbound_tool_is_rejected(choice: Any) -> None:
+    with pytest.raises(InvalidRequestError, match=r"tool_choice: names tool 'divide'.*\['add', 'mul'\]"):
+        tool_choice_to_wire(choice, ["add", "mul"])
+
+
+@pytest.mark.parametrize("choice", ["any", "required", True])
+def test_forcing_a_call_without_tools_is_rejected(choice: Any) -> None:
+    with pytest.raises(InvalidRequestError, match="no tools are bound"):
+        tool_choice_to_wire(choice, [])
+
+
+def test_unknown_tool_choice_shape_is_rejected() -> None:
+    with pytest.raises(InvalidRequestError, match="not understood"):
+        tool_choice_to_wire({"kind": "whatever"}, ["add"])
