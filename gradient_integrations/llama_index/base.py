@@ -1,0 +1,448 @@
+"""`GradientLLM`: DigitalOcean Gradient's `/v1/responses` as a LlamaIndex `FunctionCallingLLM`.
+
+This module holds configuration and the LlamaIndex method surface only. Every HTTP concern (auth,
+retries, timeouts, SSE decoding, typed errors) is the shared core's `ResponsesClient`, created lazily
+and never pickled; the mapping between LlamaIndex and wire types lives in `_messages`, `_results` and
+`_tools`. Sync and async differ only in `client.create`/`client.stream` vs `acreate`/`astream`.
+
+Request fields are taken, later winning, from the instance fields, `additional_kwargs` (known request
+fields by name, anything else sent verbatim in the body) and per-call keyword arguments (known request
+fields, `max_tokens`, `extra_body={...}` and `extra_headers={...}`; anything else is rejected before a
+request is sent, naming the option).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+import httpx
+from llama_index.core.base.llms.generic_utils import (
+    achat_to_completion_decorator,
+    astream_chat_to_completion_decorator,
+    chat_to_completion_decorator,
+    stream_chat_to_completion_decorator,
+)
+from llama_index.core.base.llms.types import (
+    ChatMessage,
+    ChatResponse,
+    ChatResponseAsyncGen,
+    ChatResponseGen,
+    CompletionResponse,
+    CompletionResponseAsyncGen,
+    CompletionResponseGen,
+    LLMMetadata,
+    MessageRole,
+)
+
+# llama-index-core re-exports get_dispatcher without listing it in __all__.
+from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
+from llama_index.core.instrumentation.events.llm import (
+    LLMStructuredPredictEndEvent,
+    LLMStructuredPredictStartEvent,
+)
+from llama_index.core.llms.callbacks import llm_chat_callback, llm_completion_callback
+from llama_index.core.llms.function_calling import FunctionCallingLLM
+from llama_index.core.llms.llm import ToolSelection
+from llama_index.core.program.function_program import FunctionCallingProgram
+from llama_index.core.prompts import BasePromptTemplate, PromptTemplate
+from llama_index.core.types import BasePydanticProgram, Model, PydanticProgramMode
+from pydantic import Field, PrivateAttr, SecretStr
+
+from gradient_integrations.core import InvalidRequestError, ResponseRequest, ResponsesClient, build_request
+from gradient_integrations.core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, Settings
+
+from ._messages import to_input_items
+from ._models import context_window_for
+from ._results import ChatStreamState, chat_response_from_result
+from ._structured import JsonSchemaProgram
+from ._tools import keep_first_tool_call, resolve_tool_choice, tool_selections, tool_specs
+
+if TYPE_CHECKING:
+    from llama_index.core.tools.types import BaseTool
+
+__all__ = ["DEFAULT_MODEL", "GradientLLM"]
+
+DEFAULT_MODEL = "openai-gpt-oss-120b"
+dispatcher = get_dispatcher(__name__)
+
+# Fields of the request body a call may set by name; `input` comes from the messages.
+_REQUEST_FIELDS = frozenset(ResponseRequest.model_fields) - {"input", "extra_body"}
+_ALIASES = {"max_tokens": "max_output_tokens", "call_metadata": "metadata"}
+
+
+class GradientLLM(FunctionCallingLLM):
+    """DigitalOcean Gradient serverless inference (`POST /v1/responses`) for LlamaIndex.
+
+    ```python
+    from gradient_integrations.llama_index import GradientLLM
+
+    llm = GradientLLM(model="openai-gpt-oss-120b")  # key from GRADIENT_MODEL_ACCESS_KEY
+    print(llm.complete("Say hi").text)
+    ```
+    """
+
+    model: str = Field(default=DEFAULT_MODEL, description="Gradient model id (see GET /v1/models).")
+    api_key: SecretStr | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="Model access key; else GRADIENT_MODEL_ACCESS_KEY, MODEL_ACCESS_KEY, "
+        "DIGITALOCEAN_INFERENCE_KEY. Never serialized.",
+    )
+    base_url: str | None = Field(
+        default=None, description="Endpoint root; else GRADIENT_INFERENCE_ENDPOINT, else DO's."
+    )
+    timeout: float | None = Field(default=None, gt=0, description="Seconds per request (default 60).")
+    max_retries: int | None = Field(default=None, ge=0, description="Retries of failed calls (default 2).")
+    stream_idle_timeout: float | None = Field(
+        default=DEFAULT_STREAM_IDLE_TIMEOUT, description="Longest wait between stream chunks, seconds."
+    )
+    temperature: float | None = Field(default=None, description="Sampling temperature, 0 to 2.")
+    top_p: float | None = Field(default=None, description="Nucleus sampling, 0 to 1.")
+    max_tokens: int | None = Field(default=None, description="Most tokens to generate (max_output_tokens).")
+    stop: str | list[str] | None = Field(default=None, description="Up to 4 stop sequences.")
+    instructions: str | None = Field(default=None, description="System-level instructions.")
+    call_metadata: dict[str, str] | None = Field(
+        default=None, description="The request's `metadata` (named apart from LlamaIndex's `metadata`)."
+    )
+    user: str | None = Field(default=None, description="End-user id for abuse tracking.")
+    reasoning: dict[str, Any] | None = Field(default=None, description="e.g. {'effort': 'low'}.")
+    strict: bool = Field(default=False, description="Send tool schemas as strict.")
+    structured_output_method: Literal["function_calling", "json_schema"] = Field(
+        default="function_calling",
+        description="structured_predict by a forced tool call, or by text.format json_schema.",
+    )
+    context_window: int | None = Field(default=None, gt=0, description="Override the known window.")
+    default_headers: dict[str, str] | None = Field(default=None, description="Headers on every request.")
+    additional_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra request-body fields for every call."
+    )
+
+    _client: ResponsesClient | None = PrivateAttr(default=None)
+    _client_config: tuple[Any, ...] = PrivateAttr(default=())
+    _http_client: httpx.Client | None = PrivateAttr(default=None)
+    _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL,
+        *,
+        api_key: str | SecretStr | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        metadata: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if metadata is not None:  # LangChain-style spelling of the request metadata
+            kwargs.setdefault("call_metadata", metadata)
+        if isinstance(api_key, str):
+            api_key = SecretStr(api_key)
+        super().__init__(model=model, api_key=api_key, **kwargs)
+        self._http_client = http_client
+        self._async_http_client = async_http_client
+        # Fail at construction, not at the first call: settings (key, URL) and request fields.
+        self._settings()
+        self._request([ChatMessage(role=MessageRole.USER, content="-")], {})
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "gradient_llm"
+
+    @property
+    def metadata(self) -> LLMMetadata:
+        return LLMMetadata(
+            context_window=self.context_window or context_window_for(self.model),
+            num_output=self.max_tokens or -1,
+            is_chat_model=True,
+            is_function_calling_model=True,
+            model_name=self.model,
+        )
+
+    # -- the core client: lazy, shared by every call of this instance, never pickled ---------------
+    def _settings(self) -> Settings:
+        return Settings.resolve(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+            stream_idle_timeout=self.stream_idle_timeout,
+            default_headers=self.default_headers,
+        )
+
+    @property
+    def client(self) -> ResponsesClient:
+        """The core client for the current settings (re-created if they changed, e.g. by model_copy)."""
+        config = (
+            self.api_key,
+            self.base_url,
+            self.timeout,
+            self.max_retries,
+            self.stream_idle_timeout,
+            tuple(sorted((self.default_headers or {}).items())),
+        )
+        if self._client is None or self._client_config != config:
+            self._client = ResponsesClient(
+                api_key=self.api_key,
+                base_url=self.base_url,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+                stream_idle_timeout=self.stream_idle_timeout,
+                default_headers=self.default_headers,
+                http_client=self._http_client,
+                http_async_client=self._async_http_client,
+            )
+            self._client_config = config
+        return self._client
+
+    def close(self) -> None:
+        """Release pooled connections (injected httpx clients are left to their owner)."""
+        if self._client is not None:
+            self._client.close()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # Live connections (and the config tuple, which holds the key) are detached while the parent
+        # pickles, so nothing of them is written and it logs no warnings; the key itself is dropped:
+        # unpickling re-resolves it from the environment, as the core client does.
+        live = (self._client, self._client_config, self._http_client, self._async_http_client)
+        self._client, self._client_config, self._http_client, self._async_http_client = None, (), None, None
+        try:
+            state = super().__getstate__()
+        finally:
+            self._client, self._client_config, self._http_client, self._async_http_client = live
+        state["__dict__"] = {key: value for key, value in state["__dict__"].items() if key != "api_key"}
+        return state
+
+    # -- request building (the only place options become a request) -------------------------------
+    def _request(
+        self, messages: Sequence[ChatMessage], options: dict[str, Any]
+    ) -> tuple[ResponseRequest, dict[str, str] | None]:
+        fields: dict[str, Any] = {
+            "model": self.model,
+            "instructions": self.instructions,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_output_tokens": self.max_tokens,
+            "stop": self.stop,
+            "metadata": self.call_metadata,
+            "user": self.user,
+            "reasoning": self.reasoning,
+        }
+        extra_body: dict[str, Any] = {}
+        for key, value in self.additional_kwargs.items():
+            name = _ALIASES.get(key, key)
+            if name in _REQUEST_FIELDS:
+                fields[name] = value
+            else:
+                extra_body[key] = value
+        options = dict(options)
+        headers = options.pop("extra_headers", None)
+        extra_body.update(options.pop("extra_body", None) or {})
+        for key, value in options.items():
+            name = _ALIASES.get(key, key)
+            if name not in _REQUEST_FIELDS:
+                raise InvalidRequestError(
+                    key,
+                    f"is not an option of GradientLLM calls; use one of {sorted(_REQUEST_FIELDS)}, "
+                    "max_tokens, extra_headers, or send other body fields with extra_body={...}",
+                )
+            fields[name] = value
+        present = {name: value for name, value in fields.items() if value is not None}
+        request = build_request(input=to_input_items(messages), extra_body=extra_body, **present)
+        return request, headers
+
+    # -- chat and completion, sync ---------------------------------------------------------------
+    @llm_chat_callback()
+    def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return self._chat(messages, **kwargs)
+
+    @llm_chat_callback()
+    def stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        return self._stream_chat(messages, **kwargs)
+
+    @llm_completion_callback()
+    def complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return chat_to_completion_decorator(self._chat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
+        return stream_chat_to_completion_decorator(self._stream_chat)(prompt, **kwargs)
+
+    def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        request, headers = self._request(messages, kwargs)
+        return chat_response_from_result(self.client.create(request, extra_headers=headers))
+
+    def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
+        request, headers = self._request(messages, kwargs)  # bad input raises here, not mid-iteration
+        stream = self.client.stream(request, extra_headers=headers)  # sends on first iteration
+
+        def gen() -> ChatResponseGen:
+            state = ChatStreamState()
+            with stream:
+                for delta in stream:
+                    yield state.apply(delta, stream)
+
+        return gen()
+
+    # -- chat and completion, async --------------------------------------------------------------
+    @llm_chat_callback()
+    async def achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        return await self._achat(messages, **kwargs)
+
+    @llm_chat_callback()
+    async def astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        return await self._astream_chat(messages, **kwargs)
+
+    @llm_completion_callback()
+    async def acomplete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponse:
+        return await achat_to_completion_decorator(self._achat)(prompt, **kwargs)
+
+    @llm_completion_callback()
+    async def astream_complete(
+        self, prompt: str, formatted: bool = False, **kwargs: Any
+    ) -> CompletionResponseAsyncGen:
+        return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
+
+    async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
+        request, headers = self._request(messages, kwargs)
+        return chat_response_from_result(await self.client.acreate(request, extra_headers=headers))
+
+    async def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
+        request, headers = self._request(messages, kwargs)
+        stream = self.client.astream(request, extra_headers=headers)
+
+        async def gen() -> ChatResponseAsyncGen:
+            state = ChatStreamState()
+            async with stream:
+                async for delta in stream:
+                    yield state.apply(delta, stream)
+
+        return gen()
+
+    # -- tools -----------------------------------------------------------------------------------
+    def _prepare_chat_with_tools(
+        self,
+        tools: Sequence[BaseTool],
+        user_msg: str | ChatMessage | None = None,
+        chat_history: list[ChatMessage] | None = None,
+        verbose: bool = False,
+        allow_parallel_tool_calls: bool = False,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        strict: bool | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        specs = tool_specs(tools, strict=self.strict if strict is None else strict)
+        messages = list(chat_history or [])  # never append to the caller's history list
+        if isinstance(user_msg, str):
+            user_msg = ChatMessage(role=MessageRole.USER, content=user_msg)
+        if user_msg is not None:
+            messages.append(user_msg)
+        return {
+            "messages": messages,
+            "tools": specs or None,
+            "tool_choice": resolve_tool_choice(tool_choice, tool_required) if specs else None,
+            "parallel_tool_calls": allow_parallel_tool_calls if specs else None,
+            **kwargs,
+        }
+
+    def _validate_chat_with_tools_response(
+        self,
+        response: ChatResponse,
+        tools: Sequence[BaseTool],
+        allow_parallel_tool_calls: bool = False,
+        **kwargs: Any,
+    ) -> ChatResponse:
+        return response if allow_parallel_tool_calls else keep_first_tool_call(response)
+
+    def get_tool_calls_from_response(
+        self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
+    ) -> list[ToolSelection]:
+        return tool_selections(response, error_on_no_tool_call=error_on_no_tool_call)
+
+    # -- structured output -----------------------------------------------------------------------
+    # llama-index picks a program by `pydantic_program_mode`; in its DEFAULT and FUNCTION modes this LLM
+    # supplies its own, because llama-index's streaming program forgets to force the tool call.
+    def _uses_json_schema(self) -> bool:
+        return (
+            self.structured_output_method == "json_schema"
+            and self.pydantic_program_mode == PydanticProgramMode.DEFAULT
+        )
+
+    def _structured_program(
+        self, output_cls: type[Model], prompt: BasePromptTemplate
+    ) -> BasePydanticProgram[Model] | None:
+        """This LLM's program for `output_cls`, or None to leave the choice to llama-index."""
+        if self._uses_json_schema():
+            return JsonSchemaProgram(output_cls, self, prompt, strict=self.strict)
+        if self.pydantic_program_mode in (PydanticProgramMode.DEFAULT, PydanticProgramMode.FUNCTION):
+            return FunctionCallingProgram.from_defaults(
+                output_cls=output_cls, prompt=prompt, llm=self, tool_choice="required"
+            )
+        return None
+
+    @dispatcher.span
+    def structured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        if not self._uses_json_schema():
+            return cast(Model, super().structured_predict(output_cls, prompt, llm_kwargs, **prompt_args))
+        dispatcher.event(
+            LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt, template_args=prompt_args)
+        )
+        program = JsonSchemaProgram(output_cls, self, prompt, strict=self.strict)
+        result = program(llm_kwargs=llm_kwargs, **prompt_args)
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return result
+
+    @dispatcher.span
+    async def astructured_predict(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Model:
+        if not self._uses_json_schema():
+            parent = super().astructured_predict(output_cls, prompt, llm_kwargs, **prompt_args)
+            return cast(Model, await parent)
+        dispatcher.event(
+            LLMStructuredPredictStartEvent(output_cls=output_cls, template=prompt, template_args=prompt_args)
+        )
+        program = JsonSchemaProgram(output_cls, self, prompt, strict=self.strict)
+        result = await program.acall(llm_kwargs=llm_kwargs, **prompt_args)
+        dispatcher.event(LLMStructuredPredictEndEvent(output=result))
+        return result
+
+    # llama-index's stream_structured_predict / astream_structured_predict build their program here.
+    def _structured_stream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Any:
+        program = self._structured_program(output_cls, prompt)
+        if program is None:
+            return super()._structured_stream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+        return program.stream_call(llm_kwargs=llm_kwargs, **prompt_args)
+
+    async def _structured_astream_call(
+        self,
+        output_cls: type[Model],
+        prompt: PromptTemplate,
+        llm_kwargs: dict[str, Any] | None = None,
+        **prompt_args: Any,
+    ) -> Any:
+        program = self._structured_program(output_cls, prompt)
+        if program is None:
+            return await super()._structured_astream_call(output_cls, prompt, llm_kwargs, **prompt_args)
+        return await program.astream_call(llm_kwargs=llm_kwargs, **prompt_args)

@@ -1,0 +1,44 @@
+"""Fixtures for the LlamaIndex adapter unit tests: a fake endpoint and `GradientLLM`s wired to it.
+
+End-to-end tests use the root `local_server` fixture instead (a real HTTP server on loopback).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from llama_index_fakes import FAKE_BASE_URL, FAKE_KEY, FakeEndpoint
+
+from gradient_integrations.llama_index import GradientLLM
+
+
+@pytest.fixture
+def endpoint() -> FakeEndpoint:
+    return FakeEndpoint()
+
+
+@pytest.fixture
+def make_llm(endpoint: FakeEndpoint) -> Iterator[Callable[..., GradientLLM]]:
+    """Build a `GradientLLM` wired to `endpoint` (sync and async); no retries unless asked for."""
+    clients: list[httpx.Client | httpx.AsyncClient] = []
+
+    def factory(**kwargs: Any) -> GradientLLM:
+        sync_client = httpx.Client(transport=endpoint.transport())
+        async_client = httpx.AsyncClient(transport=endpoint.transport())
+        clients.extend([sync_client, async_client])
+        options: dict[str, Any] = {
+            "model": "m",
+            "api_key": FAKE_KEY,
+            "base_url": FAKE_BASE_URL,
+            "max_retries": 0,
+        }
+        options.update(kwargs)
+        return GradientLLM(http_client=sync_client, async_http_client=async_client, **options)
+
+    yield factory
+    for client in clients:
+        if isinstance(client, httpx.Client):
+            client.close()
