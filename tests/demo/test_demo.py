@@ -1,0 +1,75 @@
+"""`make demo`'s program: runs every step on the local server, and fails in one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from gradient_integrations.core.settings import API_KEY_ENV_VARS
+from gradient_integrations.local import LocalServer
+
+DEMO_KEY = "sk-do-DEMO-TEST-KEY-0123456789"
+
+
+def _run_demo(*args: str, key: str | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    env = {name: value for name, value in os.environ.items() if name not in API_KEY_ENV_VARS}
+    env.pop("GRADIENT_INFERENCE_ENDPOINT", None)
+    if key is not None:
+        env["GRADIENT_MODEL_ACCESS_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "gradient_integrations.demo", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_demo_without_a_key_runs_every_step_on_the_embedded_server() -> None:
+    run = _run_demo()
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "No access key set: using the embedded local Gradient-compatible server" in out
+    for heading in (
+        "=== LangChain: ChatGradient",
+        "Streamed answer, token by token",
+        "Tool-calling agent with two tools",
+        "Structured output into a pydantic model",
+        "=== LlamaIndex: GradientLLM",
+        "Query engine over bundled documents, streamed",
+        "FunctionAgent with a tool",
+    ):
+        assert heading in out
+    # The agent ran both tools and the FunctionAgent used multiply's result.
+    assert "tool get_weather(" in out and "tool get_population(" in out
+    assert "CityFacts(city='Paris'" in out
+    assert "42" in out.split("FunctionAgent with a tool", 1)[1]
+    # Latency and tokens for each of the five steps, and a non-zero total.
+    assert out.count(" ms, ") == 5
+    assert "Done: 5 steps" in out
+    assert " 0 input + 0 output tokens" not in out
+
+
+def test_unreachable_endpoint_exits_non_zero_with_one_line() -> None:
+    run = _run_demo("--base-url", "http://127.0.0.1:9")  # nothing listens on the discard port
+    assert run.returncode == 1
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1, run.stderr
+    assert lines[0].startswith("demo failed: APIConnectionError")
+    assert "Traceback" not in run.stderr + run.stdout
+
+
+def test_rejected_key_exits_non_zero_without_leaking_it() -> None:
+    with LocalServer(api_key="sk-do-the-right-key") as server:
+        run = _run_demo("--base-url", server.base_url, key=DEMO_KEY)
+    assert run.returncode == 1
+    assert run.stderr.strip().startswith("demo failed: AuthenticationError: Error code: 401")
+    assert DEMO_KEY not in run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_debug_flag_shows_the_traceback() -> None:
+    run = _run_demo("--base-url", "http://127.0.0.1:9", "--debug")
+    assert run.returncode != 0
+    assert "Traceback" in run.stderr
