@@ -1,0 +1,239 @@
+"""Test helpers for the core: fixture loading, DO OpenAPI schemas, scripted transports, SSE framing.
+
+`Script` is the one fake endpoint every client test uses: it records each request it receives (so a test
+can prove how many were sent, and with what body and headers) and answers from a list of `Reply`s, the
+last of which repeats. The same script serves a sync client (`.transport`) and an async one
+(`.async_transport`); a streamed reply yields its byte chunks from a plain iterator for the first and
+from an async iterator for the second, exactly as a socket-backed response would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from gradient_integrations.core import ResponsesClient, RetryPolicy, StreamDelta, StreamError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+OPENAPI = FIXTURES / "do_openapi"
+BASE_URL = "https://gradient.test"
+TEST_KEY = "test-key-not-secret"
+
+
+# -- fixtures ----------------------------------------------------------------------------------------
+def load_json(name: str) -> dict[str, Any]:
+    body = json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+    assert isinstance(body, dict)
+    return body
+
+
+def load_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def load_yaml(relative: str) -> dict[str, Any]:
+    data = yaml.safe_load((OPENAPI / relative).read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def openapi_schema(relative: str) -> dict[str, Any]:
+    """A DO OpenAPI 3.0 schema file as plain JSON Schema: file `$ref`s inlined, `nullable` as a type."""
+    path = OPENAPI / relative
+
+    def convert(node: Any, here: Path) -> Any:
+        if isinstance(node, list):
+            return [convert(item, here) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if "$ref" in node:
+            target = (here.parent / node["$ref"]).resolve()
+            return convert(yaml.safe_load(target.read_text(encoding="utf-8")), target)
+        out = {key: convert(value, here) for key, value in node.items() if key not in ("nullable", "example")}
+        if node.get("nullable"):
+            # OpenAPI 3.0 `nullable: true` is JSON Schema's "or null"; `enum` needs null listed too.
+            out = {"anyOf": [out, {"type": "null"}]}
+        return out
+
+    schema = convert(yaml.safe_load(path.read_text(encoding="utf-8")), path)
+    assert isinstance(schema, dict)
+    return schema
+
+
+def schema_example(relative: str) -> Any:
+    """The example a DO schema file documents: each property's `example`, recursing through `$ref`s,
+    objects and arrays; for `oneOf`/`allOf` the first branch (the spec lists the simple form first)."""
+    path = OPENAPI / relative
+
+    def example(node: dict[str, Any], here: Path) -> Any:
+        if "$ref" in node:
+            target = (here.parent / node["$ref"]).resolve()
+            return example(yaml.safe_load(target.read_text(encoding="utf-8")), target)
+        if "example" in node:
+            return node["example"]
+        for combinator in ("oneOf", "allOf"):
+            if combinator in node:
+                return example(node[combinator][0], here)
+        if node.get("type") == "array":
+            return [example(node["items"], here)]
+        if node.get("type") == "object" or "properties" in node:
+            return {name: example(prop, here) for name, prop in node.get("properties", {}).items()}
+        raise AssertionError(f"schema node without an example: {sorted(node)}")
+
+    return example(yaml.safe_load(path.read_text(encoding="utf-8")), path)
+
+
+# -- scripted endpoint -------------------------------------------------------------------------------
+ChunkSource = Callable[[], Iterable[bytes]]
+
+
+@dataclass
+class Reply:
+    """One scripted answer: a status with JSON or SSE bytes (optionally chunked), or a transport failure."""
+
+    status: int = 200
+    json_body: Any = None
+    chunks: Sequence[bytes] | None = None  # SSE body, delivered piece by piece
+    fail_after: BaseException | None = None  # raised by the body iterator after `chunks`
+    raises: BaseException | None = None  # raised instead of answering (e.g. httpx.ConnectError)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def build(self, request: httpx.Request, *, is_async: bool) -> httpx.Response:
+        if self.raises is not None:
+            raise self.raises
+        headers = dict(self.headers)
+        if self.chunks is None:
+            headers.setdefault("content-type", "application/json")
+            content = json.dumps(self.json_body).encode() if self.json_body is not None else b""
+            return httpx.Response(self.status, headers=headers, content=content, request=request)
+        headers.setdefault("content-type", "text/event-stream; charset=utf-8")
+        stream: Any = self._aiter() if is_async else self._iter()
+        return httpx.Response(self.status, headers=headers, content=stream, request=request)
+
+    def _iter(self) -> Iterator[bytes]:
+        yield from self.chunks or ()
+        if self.fail_after is not None:
+            raise self.fail_after
+
+    async def _aiter(self) -> AsyncIterator[bytes]:
+        for chunk in self.chunks or ():
+            yield chunk
+        if self.fail_after is not None:
+            raise self.fail_after
+
+
+def json_reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
+    return Reply(status=status, json_body=body, headers=headers or {})
+
+
+def sse_reply(chunks: Sequence[bytes], *, fail_after: BaseException | None = None) -> Reply:
+    return Reply(chunks=list(chunks), fail_after=fail_after)
+
+
+class Script:
+    """A fake `/v1/responses` endpoint that records requests and plays `replies` in order."""
+
+    def __init__(self, *replies: Reply) -> None:
+        assert replies, "a script needs at least one reply"
+        self.replies = list(replies)
+        self.requests: list[httpx.Request] = []
+        self.transport = httpx.MockTransport(lambda request: self._answer(request, is_async=False))
+        self.async_transport = httpx.MockTransport(self._answer_async)
+
+    @property
+    def count(self) -> int:
+        return len(self.requests)
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(request.content) for request in self.requests]
+
+    def _answer(self, request: httpx.Request, *, is_async: bool) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        reply = self.replies[min(len(self.requests), len(self.replies)) - 1]
+        return reply.build(request, is_async=is_async)
+
+    async def _answer_async(self, request: httpx.Request) -> httpx.Response:
+        return self._answer(request, is_async=True)
+
+
+class SleepRecorder:
+    """Stands in for `time.sleep` and `asyncio.sleep` in a `RetryPolicy`: records, never waits."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+    async def async_sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def make_client(
+    script: Script, *, sleeper: SleepRecorder | None = None, max_retries: int = 2, **kwargs: Any
+) -> ResponsesClient:
+    """A client wired to `script` (sync and async), with sleeps recorded instead of slept."""
+    sleeper = sleeper or SleepRecorder()
+    policy = RetryPolicy(max_retries=max_retries, sleep=sleeper, async_sleep=sleeper.async_sleep)
+    kwargs.setdefault("api_key", TEST_KEY)
+    kwargs.setdefault("base_url", BASE_URL)
+    return ResponsesClient(
+        transport=script.transport,
+        async_transport=script.async_transport,
+        retry_policy=policy,
+        max_retries=max_retries,
+        **kwargs,
+    )
+
+
+# -- SSE framing -------------------------------------------------------------------------------------
+def sse_event(data: str, *, event: str | None = None, eol: str = "\n") -> str:
+    """One SSE event block: optional `event:` line, a `data:` line per line of `data`, blank line."""
+    lines = [f"event: {event}"] if event else []
+    lines += [f"data: {line}" for line in data.split("\n")]
+    return eol.join(lines) + eol + eol
+
+
+def sse_json(payload: dict[str, Any], **kwargs: Any) -> str:
+    return sse_event(json.dumps(payload, ensure_ascii=False), **kwargs)
+
+
+def split_at(blob: bytes, cuts: Iterable[int]) -> list[bytes]:
+    """`blob` cut at the given byte offsets (duplicates and ends ignored); never yields empty chunks."""
+    points = sorted({cut for cut in cuts if 0 < cut < len(blob)})
+    edges = [0, *points, len(blob)]
+    return [blob[start:end] for start, end in itertools.pairwise(edges) if end > start]
+
+
+# -- consuming streams -------------------------------------------------------------------------------
+def collect(stream: Iterable[StreamDelta]) -> tuple[list[StreamDelta], StreamError | None]:
+    """Every delta a stream yields before it ends or raises `StreamError` (returned, not raised)."""
+    deltas: list[StreamDelta] = []
+    try:
+        for delta in stream:
+            deltas.append(delta)
+    except StreamError as exc:
+        return deltas, exc
+    return deltas, None
+
+
+async def acollect(stream: Any) -> tuple[list[StreamDelta], StreamError | None]:
+    deltas: list[StreamDelta] = []
+    try:
+        async for delta in stream:
+            deltas.append(delta)
+    except StreamError as exc:
+        return deltas, exc
+    return deltas, None
+
+
+def joined(deltas: Iterable[StreamDelta], kind: str) -> str:
+    return "".join(delta.text for delta in deltas if delta.kind == kind)
