@@ -1,0 +1,35 @@
+"""A local Gradient-compatible server: DO's inference wire format on loopback, backed by a scripted model.
+
+It is what the demo runs on when no access key is set, what the adapters' tests and notebooks run
+against, and the target of the benchmarks. Needs the `local` extra (starlette + uvicorn).
+
+    from gradient_integrations.local import LocalServer, create_app
+
+    with LocalServer() as server:              # background thread, free loopback port
+        server.base_url                        # "http://127.0.0.1:54321"
+    app = create_app()                         # the bare ASGI app, e.g. for httpx.ASGITransport
+
+Modules: `app` (routes, auth, validation, fault staging), `model` (the scripted model), `schema_values`
+(schema-valid JSON for tool arguments and structured output), `wire` (Responses body and DO chunks),
+`openai_events` (the typed-event stream dialect), `chat` (chat completions), `sse` (stream writing and
+mid-stream faults), `faults` (the fault spec language), `server` (`LocalServer`), `__main__` (the CLI).
+The rules of the scripted model and the faults are in docs/local-server.md.
+"""
+
+from .app import DEFAULT_MODELS, GradientApp, StreamDialect, create_app
+from .faults import FaultPlan, FaultSpecError
+from .model import ScriptedModel, ScriptedTurn
+from .server import LocalServer, LocalServerProcess
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "FaultPlan",
+    "FaultSpecError",
+    "GradientApp",
+    "LocalServer",
+    "LocalServerProcess",
+    "ScriptedModel",
+    "ScriptedTurn",
+    "StreamDialect",
+    "create_app",
+]

@@ -1,0 +1,329 @@
+"""The ASGI app: routes, auth, request validation, fault staging, and dispatch to the encoders.
+
+Routes: `POST /v1/responses` (JSON, or `text/event-stream` when `stream` is true, in the DO `response.chunk`
+dialect or the `openai` typed-event dialect), `POST /v1/chat/completions`, `GET /v1/models`. Requests are
+validated with the core's own request models; anything wrong becomes DO's error body
+`{"id", "message", "request_id"}` with the field named in the message, never a traceback. Unexpected server
+bugs are logged here and answered with a plain 500 DO body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import http
+import itertools
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, Literal
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from ..core.errors import InvalidRequestError
+from ..core.request import ResponseRequest, build_request
+from .chat import chat_body, chat_request, chat_stream_events
+from .faults import FaultCounters, FaultPlan, FaultSpecError
+from .model import ScriptedModel, ScriptedTurn
+from .openai_events import openai_error_event, openai_stream_events, openai_terminal_event
+from .sse import ConnectionDrop, EventStreamResponse, capture_transport
+from .wire import DONE, AnswerMeta, do_stream_events, dumps, error_body, response_body, sse_data
+
+__all__ = ["DEFAULT_MODELS", "GradientApp", "StreamDialect", "create_app"]
+
+logger = logging.getLogger("gradient_integrations.local")
+
+StreamDialect = Literal["do", "openai"]
+FAULT_HEADER = "x-gradient-fault"
+FAULT_KEY_HEADER = "x-gradient-fault-key"
+DIALECT_HEADER = "x-gradient-stream-dialect"
+DEFAULT_MODELS = (
+    "openai-gpt-oss-20b",
+    "openai-gpt-oss-120b",
+    "llama3.3-70b-instruct",
+    "openai-gpt-4o-mini",
+    "mistral-3-14B",
+)
+_ENDPOINTS = ("POST /v1/responses", "POST /v1/chat/completions", "GET /v1/models")
+_MODELS_CREATED = 1_735_689_600  # 2025-01-01: a fixed date keeps /v1/models deterministic
+_RESPONSE_FIELDS = frozenset(ResponseRequest.model_fields) - {"extra_body"}
+
+
+class _Reject(Exception):
+    """An error answer decided while handling a request."""
+
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def _error_id(status: int) -> str:
+    named = {401: "unauthorized", 429: "too_many_requests", 500: "server_error"}
+    try:
+        return named.get(status) or http.HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # Python's json module would accept NaN and Infinity
+
+
+def responses_request(body: dict[str, Any]) -> ResponseRequest:
+    """Validate a `/v1/responses` body with the core's models; unknown fields are accepted and ignored."""
+    fields = {key: value for key, value in body.items() if key in _RESPONSE_FIELDS}
+    if fields.get("max_output_tokens") is None and body.get("max_tokens") is not None:
+        fields["max_output_tokens"] = body["max_tokens"]  # the Stainless SDK's documented alias
+    extra = {key: value for key, value in body.items() if key not in _RESPONSE_FIELDS}
+    return build_request(**fields, extra_body=extra)
+
+
+class GradientApp:
+    """The local server's ASGI app and its state (scripted model, fault counters). Build with `create_app`."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        stream_dialect: StreamDialect,
+        faults: FaultPlan,
+        model: ScriptedModel,
+        models: tuple[str, ...],
+    ) -> None:
+        if stream_dialect not in ("do", "openai"):
+            raise ValueError(f"stream_dialect must be 'do' or 'openai', got {stream_dialect!r}")
+        self._expected_auth = f"Bearer {api_key}".encode() if api_key else None
+        self.stream_dialect: StreamDialect = stream_dialect
+        self.faults = faults
+        self.model = model
+        self.models = models
+        self.counters = FaultCounters()
+        self._ids = itertools.count(1)
+        self._salt = os.urandom(4).hex()
+        router = Starlette(
+            routes=[
+                Route("/v1/responses", self._guarded(self._responses), methods=["POST"]),
+                Route("/v1/chat/completions", self._guarded(self._chat), methods=["POST"]),
+                Route("/v1/models", self._guarded(self._models), methods=["GET"]),
+            ],
+            exception_handlers={HTTPException: self._http_error},
+        )
+        self._asgi = capture_transport(router)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._asgi(scope, receive, send)
+
+    def __repr__(self) -> str:
+        return f"GradientApp(stream_dialect={self.stream_dialect!r}, auth={self._expected_auth is not None})"
+
+    def reset(self) -> None:
+        """Forget fault counters (the prompt cache is kept: it is part of the model's behaviour)."""
+        self.counters.reset()
+
+    # -- plumbing ------------------------------------------------------------------------------------
+    def _next_suffix(self) -> str:
+        """Unique per answer: a per-app random salt plus a counter (cheaper than a uuid per request)."""
+        return f"{self._salt}{next(self._ids):08x}"
+
+    @staticmethod
+    def _error(status: int, message: str, request_id: str, headers: dict[str, str] | None = None) -> Response:
+        body = dumps(error_body(_error_id(status), message, request_id))
+        return Response(body, status, {"x-request-id": request_id, **(headers or {})}, "application/json")
+
+    async def _http_error(self, request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        known = {404: "no such endpoint", 405: "method not allowed on this endpoint"}
+        problem = known.get(status) or (exc.detail if isinstance(exc, HTTPException) else "server error")
+        message = f"{request.method} {request.url.path}: {problem}; endpoints: {', '.join(_ENDPOINTS)}"
+        return self._error(status, message, os.urandom(8).hex())
+
+    def _guarded(
+        self, handler: Callable[[Request, str], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            request_id = os.urandom(8).hex()
+            try:
+                self._authorize(request)
+                return await handler(request, request_id)
+            except _Reject as reject:
+                return self._error(reject.status, reject.message, request_id, reject.headers)
+            except InvalidRequestError as exc:
+                return self._error(400, str(exc), request_id)
+            except Exception:  # a bug here must not leak a traceback to the client
+                logger.exception("local server failed on %s %s", request.method, request.url.path)
+                return self._error(500, "The local server failed; see its log.", request_id)
+
+        return endpoint
+
+    def _authorize(self, request: Request) -> None:
+        if self._expected_auth is None:
+            return
+        given = request.headers.get("authorization", "").encode()
+        scheme, _, token = given.partition(b" ")
+        if not (
+            scheme.lower() == b"bearer"
+            and hmac.compare_digest(b"Bearer " + token.strip(), self._expected_auth)
+        ):
+            raise _Reject(
+                401, "Unable to authenticate you: send 'Authorization: Bearer <key>' with the server's key."
+            )
+
+    def _plan(self, request: Request) -> FaultPlan:
+        spec = request.headers.get(FAULT_HEADER)
+        if spec is None:
+            return self.faults
+        try:
+            return FaultPlan.parse(spec)
+        except FaultSpecError as exc:
+            raise _Reject(400, f"{FAULT_HEADER}: {exc}") from None
+
+    async def _staged_faults(self, request: Request, plan: FaultPlan, raw: bytes) -> Response | None:
+        """Faults that act before the answer exists; a Response means 'answer with this instead'."""
+        if plan.empty:
+            return None
+        if plan.latency_ms:
+            await asyncio.sleep(plan.latency_ms / 1000)
+        if plan.disconnect_before_headers:
+            return ConnectionDrop(f"{FAULT_HEADER}: disconnect_before_headers")
+        if plan.status is not None:
+            raise _Reject(
+                plan.status, f"Injected status {plan.status} ({FAULT_HEADER}: status:{plan.status})."
+            )
+        if plan.counted:
+            scope = self.counters.scope(plan, request.headers.get(FAULT_KEY_HEADER), raw)
+            outcome = self.counters.next_outcome(plan, scope)
+            if outcome == "rate_limit":
+                wait = f"{plan.rate_limit_retry_after:g}"
+                raise _Reject(429, "API rate limit exceeded.", headers={"retry-after": wait})
+            if outcome == "server_error":
+                raise _Reject(500, f"Server was not able to complete the request ({FAULT_HEADER}).")
+        return None
+
+    @staticmethod
+    def _json_body(raw: bytes) -> dict[str, Any]:
+        try:
+            body = json.loads(raw, parse_constant=_reject_constant)
+        except ValueError as exc:
+            raise _Reject(400, f"request body: not valid JSON ({exc}); send a JSON object") from None
+        if not isinstance(body, dict):
+            raise _Reject(400, f"request body: must be a JSON object, got {type(body).__name__}")
+        stream = body.get("stream")
+        if stream is not None and not isinstance(stream, bool):
+            raise _Reject(400, "stream: must be true or false")
+        if body.get("stream_options") is not None and not stream:
+            raise _Reject(400, "stream_options: can only be set when stream is true; drop it or set stream")
+        return body
+
+    def _dialect(self, request: Request) -> StreamDialect:
+        value = request.headers.get(DIALECT_HEADER, self.stream_dialect).strip().lower()
+        if value not in ("do", "openai"):
+            raise _Reject(400, f"{DIALECT_HEADER}: must be 'do' or 'openai', got {value!r}")
+        return "openai" if value == "openai" else "do"
+
+    async def _prepare(
+        self, request: Request, parse: Callable[[dict[str, Any]], ResponseRequest], prefix: str
+    ) -> tuple[FaultPlan, dict[str, Any], ResponseRequest, ScriptedTurn, AnswerMeta] | Response:
+        plan = self._plan(request)
+        raw = await request.body()
+        staged = await self._staged_faults(request, plan, raw)
+        if staged is not None:
+            return staged
+        body = self._json_body(raw)
+        parsed = parse(body)
+        turn = self.model.respond(parsed)
+        suffix = self._next_suffix()
+        meta = AnswerMeta(f"{prefix}{suffix}", suffix, int(time.time()), parsed.model)
+        return plan, body, parsed, turn, meta
+
+    # -- endpoints -----------------------------------------------------------------------------------
+    async def _responses(self, request: Request, request_id: str) -> Response:
+        dialect = self._dialect(request)
+        prepared = await self._prepare(request, responses_request, "resp_")
+        if isinstance(prepared, Response):
+            return prepared
+        plan, body, parsed, turn, meta = prepared
+        headers = {"x-request-id": request_id}
+        if not body.get("stream"):
+            return _json_answer(response_body(turn, meta, parsed), plan, headers)
+        message = f"Injected stream error ({FAULT_HEADER}: error_chunk:{plan.error_chunk})"
+        if dialect == "openai":
+            events, sequence = openai_stream_events(turn, meta, parsed)
+            return EventStreamResponse(
+                events,
+                terminal=lambda: openai_terminal_event(turn, meta, parsed, sequence),
+                error_event=lambda: openai_error_event(message, sequence),
+                plan=plan,
+                headers=headers,
+            )
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return _do_stream(
+            do_stream_events(turn, meta, include_usage=include_usage), message, request_id, plan, headers
+        )
+
+    async def _chat(self, request: Request, request_id: str) -> Response:
+        prepared = await self._prepare(request, chat_request, "chatcmpl-")
+        if isinstance(prepared, Response):
+            return prepared
+        plan, body, _, turn, meta = prepared
+        headers = {"x-request-id": request_id}
+        if not body.get("stream"):
+            return _json_answer(chat_body(turn, meta), plan, headers)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        message = f"Injected stream error ({FAULT_HEADER}: error_chunk:{plan.error_chunk})"
+        return _do_stream(
+            chat_stream_events(turn, meta, include_usage=include_usage), message, request_id, plan, headers
+        )
+
+    async def _models(self, request: Request, request_id: str) -> Response:
+        data = [
+            {"id": name, "object": "model", "created": _MODELS_CREATED, "owned_by": "digitalocean"}
+            for name in self.models
+        ]
+        return Response(
+            dumps({"object": "list", "data": data}), 200, {"x-request-id": request_id}, "application/json"
+        )
+
+
+def _json_answer(body: dict[str, Any], plan: FaultPlan, headers: dict[str, str]) -> Response:
+    content = dumps(body).encode()
+    if plan.malformed_json or plan.malformed_sse:
+        content = content[: len(content) // 2]  # cut mid-object: a client's JSON decoder must fail
+    return Response(content, 200, headers, "application/json")
+
+
+def _do_stream(
+    events: Iterator[bytes], message: str, request_id: str, plan: FaultPlan, headers: dict[str, str]
+) -> Response:
+    error = {"error": error_body("server_error", message, request_id)}
+    return EventStreamResponse(
+        events, terminal=lambda: DONE, error_event=lambda: sse_data(error), plan=plan, headers=headers
+    )
+
+
+def create_app(
+    *,
+    api_key: str | None = None,
+    stream_dialect: StreamDialect = "do",
+    faults: str | FaultPlan | None = None,
+    always_reason: bool = False,
+    models: tuple[str, ...] = DEFAULT_MODELS,
+) -> GradientApp:
+    """The bare ASGI app (e.g. for `httpx.ASGITransport`). `faults` is the default fault spec for requests
+    that carry no `x-gradient-fault` header; `always_reason` makes every model reason like gpt-oss."""
+    plan = FaultPlan.parse(faults) if isinstance(faults, str) else faults or FaultPlan()
+    return GradientApp(
+        api_key=api_key,
+        stream_dialect=stream_dialect,
+        faults=plan,
+        model=ScriptedModel(always_reason=always_reason),
+        models=models,
+    )

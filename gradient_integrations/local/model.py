@@ -1,0 +1,294 @@
+"""The scripted model: a deterministic stand-in for an LLM, from a validated request to a `ScriptedTurn`.
+
+The rules (docs/local-server.md is the user-facing copy):
+
+- Text: "You said: <last user message>", prefixed with "(following instructions: <first words>) " when
+  `instructions` or system/developer messages are present. A `[words:N]` directive in the last user message
+  answers with exactly N generated words instead (for long streams). After `function_call_output` items the
+  answer is "Tool results: <name> returned <output>; ...".
+- Pieces: text is split into word-sized pieces (`" word"`), one per stream delta and one output token each.
+- Tools: when tools are given and `tool_choice` is not "none", the model calls the tools the last user message
+  mentions (by full name, or by a distinctive part of it: "weather" for `get_weather`), in order of mention;
+  a named `tool_choice` forces that tool, "required" falls back to the first tool; `parallel_tool_calls=false`
+  keeps only the first. Arguments validate against the tool's schema (see `schema_values`); parallel calls
+  take the message's values in turn (the first tool's string gets the first quoted text). After tool
+  outputs it answers in text, unless `tool_choice` still requires a call.
+- Structured output: `text.format` `json_schema` gives JSON valid under the schema; `json_object` gives an
+  object whose keys are the quoted words of the message (or `answer`).
+- Reasoning: a model id containing `gpt-oss` (or `always_reason`) reasons first, 1-3 sentences by
+  `reasoning.effort` (low, medium, high).
+- `stop` cuts the text before the first stop string; `max_output_tokens` truncates (reasoning first) and
+  finishes with `length` (status `incomplete`). Tool calls are never truncated.
+- Usage: input tokens are whitespace-separated words of everything sent; a prompt that starts with the same
+  whole blocks of `cache_block` words as an earlier request reports those words as `cached_tokens`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.errors import InvalidRequestError
+from ..core.request import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    FunctionTool,
+    MessageItem,
+    NamedToolChoice,
+    ReasoningItem,
+    ResponseRequest,
+)
+from .schema_values import Hints, quoted_strings, value_for_schema
+
+__all__ = ["ScriptedCall", "ScriptedModel", "ScriptedTurn", "split_pieces"]
+
+_PIECE = re.compile(r"\s*\S+|\s+$")
+_WORDS_DIRECTIVE = re.compile(r"\[words:(\d{1,7})\]")
+_NAME_PARTS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_GENERIC_PARTS = frozenset(
+    {"get", "set", "fetch", "make", "call", "tool", "func", "function", "run", "the", "for", "and", "with"}
+)
+_VOCABULARY = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet")
+_MAX_WORDS = 1_000_000
+_REASONING_SENTENCES = {"low": 1, "minimal": 1, "medium": 2, "high": 3, "xhigh": 3}
+
+
+def split_pieces(text: str) -> list[str]:
+    """Word-sized pieces that join back to `text` exactly (leading whitespace stays with its word)."""
+    return _PIECE.findall(text)
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptedCall:
+    call_id: str
+    name: str
+    arguments: str  # JSON text
+
+    @property
+    def tokens(self) -> int:
+        return 1 + len(split_pieces(self.arguments))
+
+
+@dataclass(slots=True)
+class ScriptedTurn:
+    """Everything one answer consists of; the wire encoders only format it."""
+
+    reasoning: list[str]
+    text: list[str]
+    tool_calls: list[ScriptedCall]
+    finish_reason: str  # stop | length | tool_calls
+    input_tokens: int
+    cached_tokens: int
+
+    @property
+    def status(self) -> str:
+        return "incomplete" if self.finish_reason == "length" else "completed"
+
+    @property
+    def reasoning_tokens(self) -> int:
+        return len(self.reasoning)
+
+    @property
+    def output_tokens(self) -> int:
+        return len(self.reasoning) + len(self.text) + sum(call.tokens for call in self.tool_calls)
+
+
+@dataclass
+class _Conversation:
+    """What the model reads from the input: the system text, the last user turn, tool results after it."""
+
+    system: list[str] = field(default_factory=list)
+    last_user: str = ""
+    tool_results: list[tuple[str, str]] = field(default_factory=list)
+    words: list[str] = field(default_factory=list)
+
+    @classmethod
+    def read(cls, request: ResponseRequest) -> _Conversation:
+        convo = cls()
+        if request.instructions:
+            convo.system.append(request.instructions)
+            convo.words += request.instructions.split()
+        items = (
+            [MessageItem(role="user", content=request.input)]
+            if isinstance(request.input, str)
+            else request.input
+        )
+        call_names: dict[str, str] = {}
+        for item in items:
+            if isinstance(item, MessageItem):
+                text = (
+                    item.content if isinstance(item.content, str) else " ".join(p.text for p in item.content)
+                )
+                convo.words += text.split()
+                if item.role in ("system", "developer"):
+                    convo.system.append(text)
+                elif item.role == "user":
+                    convo.last_user, convo.tool_results = text, []
+                elif item.role == "tool":  # chat-style tool message without a call id
+                    convo.tool_results.append(("tool", text))
+            elif isinstance(item, FunctionCallItem):
+                call_names[item.call_id] = item.name
+                convo.words += [item.name, *item.arguments.split()]
+            elif isinstance(item, FunctionCallOutputItem):
+                convo.tool_results.append((call_names.get(item.call_id, item.call_id), item.output))
+                convo.words += item.output.split()
+            elif isinstance(item, ReasoningItem):
+                convo.words += " ".join(part.text for part in item.content or []).split()
+        for tool in request.tools or []:
+            convo.words += [tool.name, *(tool.description or "").split()]
+        return convo
+
+
+class _PrefixCache:
+    """Remembers prompt prefixes in whole blocks of words, like a provider's prompt cache."""
+
+    def __init__(self, block: int, capacity: int) -> None:
+        self.block = block
+        self.capacity = capacity
+        self._seen: OrderedDict[int, None] = OrderedDict()
+
+    def lookup_and_store(self, words: list[str]) -> int:
+        cached = 0
+        digest = 0
+        for end in range(self.block, len(words) + 1, self.block):
+            digest = hash((digest, *words[end - self.block : end]))
+            if digest in self._seen:
+                self._seen.move_to_end(digest)
+                if cached == end - self.block:
+                    cached = end
+            else:
+                self._seen[digest] = None
+                if len(self._seen) > self.capacity:
+                    self._seen.popitem(last=False)
+        return cached
+
+
+class ScriptedModel:
+    """Deterministic answers (ids aside). One instance per server: it owns the prompt-prefix cache."""
+
+    def __init__(self, *, always_reason: bool = False, cache_block: int = 32, cache_capacity: int = 65536):
+        self.always_reason = always_reason
+        self._cache = _PrefixCache(cache_block, cache_capacity)
+        self._call_ids = itertools.count(1)
+        self._salt = os.urandom(4).hex()
+
+    def respond(self, request: ResponseRequest) -> ScriptedTurn:
+        """Answer one request. Raises `InvalidRequestError` for a malformed `text.format`."""
+        convo = _Conversation.read(request)
+        text_format = _text_format(request.text)
+        hints = Hints.from_text(convo.last_user)  # shared: parallel calls take the message's values in turn
+        calls = [self._call(tool, hints) for tool in _chosen_tools(request, convo)]
+        reasoning = self._reasoning(request, convo, calls) if self._reasons(request) else []
+        text = "" if calls else _reply(convo, text_format)
+        finish_reason = "tool_calls" if calls else "stop"
+        text = _cut_at_stop(text, request.stop)
+        text_pieces = split_pieces(text)
+        budget = request.max_output_tokens
+        if budget is not None and len(reasoning) + len(text_pieces) > budget and not calls:
+            reasoning = reasoning[:budget]
+            text_pieces = text_pieces[: budget - len(reasoning)]
+            finish_reason = "length"
+        input_tokens = max(len(convo.words), 1)
+        cached = min(self._cache.lookup_and_store(convo.words), input_tokens)
+        return ScriptedTurn(reasoning, text_pieces, calls, finish_reason, input_tokens, cached)
+
+    def _reasons(self, request: ResponseRequest) -> bool:
+        return self.always_reason or "gpt-oss" in request.model.lower()
+
+    def _call(self, tool: FunctionTool, hints: Hints) -> ScriptedCall:
+        arguments = value_for_schema(tool.parameters, hints, name=tool.name)
+        if not isinstance(arguments, dict):
+            arguments = {}
+        call_id = f"call_{self._salt}{next(self._call_ids):08x}"
+        return ScriptedCall(call_id, tool.name, json.dumps(arguments, ensure_ascii=False))
+
+    @staticmethod
+    def _reasoning(request: ResponseRequest, convo: _Conversation, calls: list[ScriptedCall]) -> list[str]:
+        effort = str((request.reasoning or {}).get("effort") or "medium")
+        topic = " ".join(convo.last_user.split()[:12]) or "nothing"
+        if calls:
+            plan = f"I will call {', '.join(call.name for call in calls)}."
+        elif convo.tool_results:
+            plan = "The tool results are in, so I will report them."
+        else:
+            plan = "I will repeat it back."
+        sentences = [f'The user wrote "{topic}".', plan, "That answers the request."]
+        return split_pieces(" ".join(sentences[: _REASONING_SENTENCES.get(effort, 2)]))
+
+
+def _chosen_tools(request: ResponseRequest, convo: _Conversation) -> list[FunctionTool]:
+    tools = request.tools or []
+    choice = request.tool_choice
+    if not tools or choice == "none":
+        return []
+    if isinstance(choice, NamedToolChoice):
+        return [tool for tool in tools if tool.name == choice.function.name][:1]
+    if convo.tool_results and choice != "required":
+        return []
+    mentioned = _mentioned_tools(tools, convo.last_user)
+    if not mentioned and choice == "required":
+        mentioned = [tools[0]]
+    return mentioned[:1] if request.parallel_tool_calls is False else mentioned
+
+
+def _mentioned_tools(tools: list[FunctionTool], message: str) -> list[FunctionTool]:
+    lowered = message.lower()
+    words = re.findall(r"[a-z0-9]+", lowered)
+    positions: list[tuple[int, int, FunctionTool]] = []
+    for order, tool in enumerate(tools):
+        found = re.search(rf"(?<![\w-]){re.escape(tool.name.lower())}(?![\w-])", lowered)
+        position = found.start() if found else -1
+        if position < 0:
+            parts = {p.lower() for p in _NAME_PARTS.findall(tool.name)} - _GENERIC_PARTS
+            hits = [i for i, word in enumerate(words) if len(word) >= 4 and word in parts]
+            position = len(lowered) + hits[0] if hits else -1
+        if position >= 0:
+            positions.append((position, order, tool))
+    return [tool for _, _, tool in sorted(positions, key=lambda hit: (hit[0], hit[1]))]
+
+
+def _text_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
+    spec = (text or {}).get("format")
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or spec.get("type") not in ("text", "json_schema", "json_object"):
+        raise InvalidRequestError("text.format.type", "must be one of 'text', 'json_schema', 'json_object'")
+    if spec["type"] == "json_schema" and not isinstance(spec.get("schema"), dict):
+        raise InvalidRequestError("text.format.schema", "a JSON schema object is required for 'json_schema'")
+    return None if spec["type"] == "text" else spec
+
+
+def _reply(convo: _Conversation, text_format: dict[str, Any] | None) -> str:
+    if text_format is not None:
+        if text_format["type"] == "json_schema":
+            value = value_for_schema(text_format["schema"], Hints.from_text(convo.last_user))
+        else:
+            keys = list(dict.fromkeys(quoted_strings(convo.last_user))) or ["answer"]
+            value = {key: f"{key} for: {convo.last_user}".strip() for key in keys}
+        return json.dumps(value, ensure_ascii=False)
+    directive = _WORDS_DIRECTIVE.search(convo.last_user)
+    if directive and not convo.tool_results:
+        count = min(int(directive.group(1)), _MAX_WORDS)
+        words = (_VOCABULARY[i % len(_VOCABULARY)] for i in range(count))
+        return " ".join(words)
+    if convo.tool_results:
+        body = "Tool results: " + "; ".join(
+            f"{name} returned {output}" for name, output in convo.tool_results
+        )
+    else:
+        body = f"You said: {convo.last_user}" if convo.last_user.strip() else "You said nothing."
+    if convo.system:
+        snippet = " ".join(" ".join(convo.system).split()[:12])
+        body = f"(following instructions: {snippet}) {body}"
+    return body
+
+
+def _cut_at_stop(text: str, stop: str | list[str] | None) -> str:
+    stops = [stop] if isinstance(stop, str) else stop or []
+    cuts = [text.find(s) for s in stops if s and s in text]
+    return text[: min(cuts)] if cuts else text

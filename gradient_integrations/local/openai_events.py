@@ -1,0 +1,165 @@
+"""The `openai` stream dialect: vLLM/OpenAI typed `response.*` events for one `ScriptedTurn`.
+
+Event order follows OpenAI's Responses streaming schema (what vLLM's Responses API emits), so the `openai`
+SDK's `responses.create(stream=True)` and `responses.stream(...)` read it: `response.created`,
+`response.in_progress`, then per output item `response.output_item.added`, its content part or arguments
+events (`response.content_part.added`, `response.output_text.delta`/`.done`, `response.reasoning_text.delta`/
+`.done`, `response.function_call_arguments.delta`/`.done`, `response.content_part.done`),
+`response.output_item.done`, and finally `response.completed` (or `response.incomplete`) carrying the full
+response object. Every event has a `sequence_number`; there is no `data: [DONE]`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..core.request import ResponseRequest
+from .model import ScriptedTurn, split_pieces
+from .wire import AnswerMeta, dumps, output_items, request_echo, responses_usage
+
+__all__ = ["openai_error_event", "openai_stream_events", "openai_terminal_event"]
+
+
+def _event(kind: str, payload: dict[str, Any]) -> bytes:
+    return b"event: " + kind.encode() + b"\ndata: " + dumps({"type": kind, **payload}).encode() + b"\n\n"
+
+
+def response_object(
+    turn: ScriptedTurn | None, meta: AnswerMeta, request: ResponseRequest, status: str
+) -> dict[str, Any]:
+    """The OpenAI-shaped response object (`created_at`, `error`, ...), with DO's `created` kept too."""
+    incomplete = turn is not None and turn.status == "incomplete"
+    body: dict[str, Any] = {
+        "id": meta.response_id,
+        "object": "response",
+        "created_at": meta.created,
+        "created": meta.created,
+        "model": meta.model,
+        "status": status,
+        "error": None,
+        "incomplete_details": {"reason": "max_output_tokens"} if incomplete else None,
+        "instructions": request.instructions,
+        "metadata": request.metadata or {},
+        "output": [],
+        "parallel_tool_calls": request.parallel_tool_calls is not False,
+        "tool_choice": "auto",
+        "tools": [],
+        "text": request.text or {"format": {"type": "text"}},
+        "usage": None,
+    }
+    body.update(request_echo(request))
+    if turn is not None:
+        body["output"] = [
+            item.model_dump(mode="json", exclude_none=True) for item in output_items(turn, meta)
+        ]
+        usage = responses_usage(turn)
+        # OpenAI's usage object also names cache writes; the scripted model never writes a cache.
+        usage["input_tokens_details"]["cache_write_tokens"] = 0
+        body["usage"] = usage
+    return body
+
+
+class _Sequence:
+    def __init__(self) -> None:
+        self.number = -1
+
+    def __call__(self) -> int:
+        self.number += 1
+        return self.number
+
+
+def openai_stream_events(
+    turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest
+) -> tuple[Iterator[bytes], _Sequence]:
+    """All events but the terminal one, and the sequence counter (the terminal event continues it)."""
+    sequence = _Sequence()
+    return _events(turn, meta, request, sequence), sequence
+
+
+def openai_terminal_event(
+    turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest, sequence: _Sequence
+) -> bytes:
+    kind = "response.incomplete" if turn.status == "incomplete" else "response.completed"
+    response = response_object(turn, meta, request, turn.status)
+    return _event(kind, {"sequence_number": sequence(), "response": response})
+
+
+def openai_error_event(message: str, sequence: _Sequence) -> bytes:
+    payload = {"code": "server_error", "message": message, "param": None, "sequence_number": sequence()}
+    return _event("error", payload)
+
+
+def _events(
+    turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest, sequence: _Sequence
+) -> Iterator[bytes]:
+    started = response_object(None, meta, request, "in_progress")
+    yield _event("response.created", {"sequence_number": sequence(), "response": started})
+    yield _event("response.in_progress", {"sequence_number": sequence(), "response": started})
+    for output_index, item in enumerate(output_items(turn, meta)):
+        done = item.model_dump(mode="json", exclude_none=True)
+        added = {**done, "status": "in_progress"}
+        if item.type == "function_call":
+            added["arguments"] = ""
+            yield from _item_added(added, output_index, sequence)
+            yield from _arguments(done, output_index, sequence)
+        else:
+            added["content"] = []
+            yield from _item_added(added, output_index, sequence)
+            pieces = turn.reasoning if item.type == "reasoning" else turn.text
+            yield from _content_part(done, pieces, output_index, sequence)
+        yield _event(
+            "response.output_item.done",
+            {"sequence_number": sequence(), "output_index": output_index, "item": done},
+        )
+
+
+def _item_added(item: dict[str, Any], output_index: int, sequence: _Sequence) -> Iterator[bytes]:
+    yield _event(
+        "response.output_item.added",
+        {"sequence_number": sequence(), "output_index": output_index, "item": item},
+    )
+
+
+def _content_part(
+    item: dict[str, Any], pieces: list[str], output_index: int, sequence: _Sequence
+) -> Iterator[bytes]:
+    part = item["content"][0]
+    reasoning = part["type"] == "reasoning_text"
+    where = {"item_id": item["id"], "output_index": output_index, "content_index": 0}
+    empty_part = {**part, "text": ""}
+    yield _event("response.content_part.added", {"sequence_number": sequence(), **where, "part": empty_part})
+    kind = "response.reasoning_text" if reasoning else "response.output_text"
+    extra = b"" if reasoning else b',"logprobs":[]'
+    # The hot path: one event per word, built from a precomputed prefix.
+    prefix = (
+        b"event: "
+        + kind.encode()
+        + b".delta\ndata: "
+        + dumps({"type": kind + ".delta", **where})[:-1].encode()
+        + b',"delta":'
+    )
+    for piece in pieces:
+        yield (
+            prefix
+            + dumps(piece).encode()
+            + extra
+            + b',"sequence_number":'
+            + str(sequence()).encode()
+            + b"}\n\n"
+        )
+    text_done: dict[str, Any] = {"sequence_number": sequence(), **where, "text": part["text"]}
+    if not reasoning:
+        text_done["logprobs"] = []
+    yield _event(kind + ".done", text_done)
+    yield _event("response.content_part.done", {"sequence_number": sequence(), **where, "part": part})
+
+
+def _arguments(item: dict[str, Any], output_index: int, sequence: _Sequence) -> Iterator[bytes]:
+    where = {"item_id": item["id"], "output_index": output_index}
+    for piece in split_pieces(item["arguments"]):
+        yield _event(
+            "response.function_call_arguments.delta", {"sequence_number": sequence(), **where, "delta": piece}
+        )
+    done = {"sequence_number": sequence(), **where, "name": item["name"], "arguments": item["arguments"]}
+    yield _event("response.function_call_arguments.done", done)

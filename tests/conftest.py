@@ -1,0 +1,27 @@
+"""Root pytest fixtures shared by every test package: the session-wide local Gradient-compatible server.
+
+`local_server` is one running `gradient_integrations.local.LocalServer` on a free loopback port, started
+once per test session and stopped at the end. Its `base_url` (e.g. "http://127.0.0.1:54321") takes the
+place of the real endpoint: it needs no key, speaks the DO wire format, and injects faults per request
+through the `x-gradient-fault` header (see docs/local-server.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from gradient_integrations.local import LocalServer
+
+
+@pytest.fixture(scope="session")
+def local_server() -> Iterator[LocalServer]:
+    """A running local server (no key required, DO stream dialect by default) for the whole session."""
+    # Imported here so test packages that never use the server do not pay for starlette/uvicorn.
+    from gradient_integrations.local import LocalServer
+
+    with LocalServer() as server:
+        yield server
