@@ -11,7 +11,8 @@ The rules (docs/local-server.md is the user-facing copy):
   mentions (by full name, or by a distinctive part of it: "weather" for `get_weather`), in order of mention;
   a named `tool_choice` forces that tool, "required" falls back to the first tool; `parallel_tool_calls=false`
   keeps only the first. Arguments validate against the tool's schema (see `schema_values`); parallel calls
-  take the message's values in turn (the first tool's string gets the first quoted text). After tool
+  take the message's values in turn (the first tool's string gets the first quoted text), starting over
+  once they are used up (so two tools both get the only city named). After tool
   outputs it answers in text, unless `tool_choice` still requires a call.
 - Structured output: `text.format` `json_schema` gives JSON valid under the schema; `json_object` gives an
   object whose keys are the quoted words of the message (or `answer`).
@@ -181,8 +182,14 @@ class ScriptedModel:
         """Answer one request. Raises `InvalidRequestError` for a malformed `text.format`."""
         convo = _Conversation.read(request)
         text_format = _text_format(request.text)
-        hints = Hints.from_text(convo.last_user)  # shared: parallel calls take the message's values in turn
-        calls = [self._call(tool, hints) for tool in _chosen_tools(request, convo)]
+        calls = []
+        hints = Hints()
+        for tool in _chosen_tools(request, convo):
+            if not (hints.strings or hints.numbers):
+                # Parallel calls take the message's values in turn; once they are used up the next call
+                # starts over, as a model would pass "Cairo" to both tools of 'weather and time in "Cairo"'.
+                hints = Hints.from_text(convo.last_user)
+            calls.append(self._call(tool, hints))
         reasoning = self._reasoning(request, convo, calls) if self._reasons(request) else []
         text = "" if calls else _reply(convo, text_format)
         finish_reason = "tool_calls" if calls else "stop"
