@@ -13,7 +13,7 @@ Modules: `app` (routes, auth, validation, fault staging), `model` (the scripted 
 (schema-valid JSON for tool arguments and structured output), `wire` (Responses body and DO chunks),
 `openai_events` (the typed-event stream dialect), `chat` (chat completions), `sse` (stream writing and
 mid-stream faults), `faults` (the fault spec language), `server` (`LocalServer`), `__main__` (the CLI).
-The rules of the scripted model and the faults are in docs/local-server.md.
+The rules of the scripted model and the faults are in the README ("The local Gradient-compatible server").
 """
 
 from .app import DEFAULT_MODELS, GradientApp, StreamDialect, create_app
