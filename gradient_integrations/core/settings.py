@@ -13,6 +13,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from pydantic import SecretStr
@@ -39,7 +40,11 @@ DEFAULT_BASE_URL = "https://inference.do-ai.run"
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
-DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+# The openai SDK's pool, not DO's SDK's (100 connections, 20 kept alive): model calls last seconds, so a
+# burst of parallel calls wider than 100 would queue behind whole generations, and httpcore's queue
+# scans every connection for every waiting request (benchmarks/RESULTS.md, 2b, measures a 500-call burst
+# on both pools).
+DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 TimeoutLike = float | tuple[float, float] | httpx.Timeout | None
 
@@ -155,3 +160,38 @@ class Settings:
         if self.api_key is None:
             return {}
         return {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
+
+    # Immutable, so a copy is the object itself. A pickle never carries the key: like the clients built
+    # on these settings, an unpickled Settings re-reads it from the environment.
+    def __copy__(self) -> Settings:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Settings:
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = (
+            self.base_url,
+            self.timeout,
+            self.max_retries,
+            self.stream_idle_timeout,
+            dict(self.default_headers),
+        )
+        return (_unpickle_settings, fields)
+
+
+def _unpickle_settings(
+    base_url: str,
+    timeout: httpx.Timeout,
+    max_retries: int,
+    stream_idle_timeout: float | None,
+    default_headers: dict[str, str],
+) -> Settings:
+    return Settings(
+        base_url=base_url,
+        api_key=resolve_api_key(None),
+        timeout=timeout,
+        max_retries=max_retries,
+        stream_idle_timeout=stream_idle_timeout,
+        default_headers=default_headers,
+    )

@@ -23,6 +23,8 @@ from langchain_core.runnables import Runnable, RunnableMap, RunnablePassthrough
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
+from ..core.errors import InvalidRequestError
+
 if TYPE_CHECKING:
     from .chat_models import ChatGradient
 
@@ -42,8 +44,21 @@ def _text_parser(schema: Any) -> Runnable[Any, Any]:
     return JsonOutputParser()
 
 
+def _schema_function(schema: Any, strict: bool | None = None) -> dict[str, Any]:
+    """The schema as an OpenAI-style function; a value that is no schema is an error naming `schema`."""
+    try:
+        function: dict[str, Any] = convert_to_openai_tool(schema, strict=strict)["function"]
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequestError(
+            "schema",
+            f"must be a pydantic class, a TypedDict or a JSON schema dict, got {type(schema).__name__} "
+            f"({exc})",
+        ) from None
+    return function
+
+
 def _json_schema_format(schema: Any, strict: bool | None) -> dict[str, Any]:
-    function = convert_to_openai_tool(schema, strict=strict)["function"]
+    function = _schema_function(schema, strict)
     fmt: dict[str, Any] = {"type": "json_schema", "name": function["name"]}
     if function.get("description"):
         fmt["description"] = function["description"]
@@ -63,9 +78,11 @@ def structured_output(
 ) -> Runnable[LanguageModelInput, Any]:
     """The runnable `ChatGradient.with_structured_output` returns."""
     if method not in _METHODS:
-        raise ValueError(f"method must be one of {list(_METHODS)}, got {method!r}")
+        raise InvalidRequestError("method", f"must be one of {list(_METHODS)}, got {method!r}")
     if schema is None and method != "json_mode":
-        raise ValueError(f"method={method!r} needs a schema (a pydantic class, TypedDict or JSON schema)")
+        raise InvalidRequestError(
+            "schema", f"method={method!r} needs a schema (a pydantic class, TypedDict or JSON schema)"
+        )
     # LangChain reads `schema` unconditionally, so schemaless JSON mode sends no tracing format at all.
     tracing = (
         {"kwargs": {"method": method, "strict": strict}, "schema": schema} if schema is not None else None
@@ -73,7 +90,7 @@ def structured_output(
     bound: Runnable[LanguageModelInput, Any]
     parser: Runnable[Any, Any]
     if method == "function_calling":
-        name = convert_to_openai_tool(schema)["function"]["name"]  # type: ignore[arg-type]
+        name = _schema_function(schema)["name"]
         bound = model.bind_tools(
             [schema],  # type: ignore[list-item]
             tool_choice=name,

@@ -128,6 +128,10 @@ class _Generator:
                 non_null = [branch for branch in branches if branch.get("type") != "null"]
                 if depth >= _MAX_DEPTH and len(non_null) < len(branches):
                     return None
+                if depth >= 2 * _MAX_DEPTH:
+                    # A branch that resolves back to itself (`{"$ref": "", "anyOf": [{}]}`) would recurse
+                    # forever: past twice the depth limit, settle for a plain string.
+                    return self.string({}, name)
                 chosen = {**{k: v for k, v in schema.items() if k != key}, **(non_null or branches)[0]}
                 return self.value(chosen, name, depth + 1)
         kind = self.kind(schema)

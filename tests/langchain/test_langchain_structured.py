@@ -179,8 +179,8 @@ def test_parse_failure_without_include_raw_raises() -> None:
 @pytest.mark.parametrize(
     ("method", "strict", "message"),
     [
-        ("xml", None, "method must be one of"),
-        ("function_calling", None, "needs a schema"),
+        ("xml", None, "method: must be one of"),
+        ("function_calling", None, "schema: method=.function_calling. needs a schema"),
     ],
 )
 def test_bad_structured_output_arguments_are_rejected(method: Any, strict: Any, message: str) -> None:

@@ -1,0 +1,385 @@
+"""The bad-input catalogue: malformed input to either adapter fails before any byte goes on the wire.
+
+Each entry is one mistake a user can make (unknown message types, media blocks, tool schemas that are not
+JSON Schema objects, a `tool_choice` naming an absent tool, out-of-range sampling values, non-positive
+token limits, too many stop strings, oversize metadata, empty input, tool results that are not text, bad
+settings...). The adapter is built on counting transports whose inner transport fails the test if it is
+ever reached; every entry must raise a `ValueError` (our `InvalidRequestError` / `ConfigurationError`, or
+pydantic's error for a constructor argument) whose message names the offending field, and the transports
+must have seen 0 requests. Each entry runs on the sync path and, through its async twin, on the async path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from langchain_core.messages import AIMessage, ChatMessage, FunctionMessage, HumanMessage, ToolMessage
+from llama_index.core.base.llms.types import (
+    AudioBlock,
+    DocumentBlock,
+    ImageBlock,
+    MessageRole,
+    TextBlock,
+    ToolCallBlock,
+)
+from llama_index.core.base.llms.types import ChatMessage as LlamaMessage
+from llama_index.core.tools import FunctionTool as LlamaTool
+from pydantic import BaseModel
+
+from gradient_integrations.langchain import ChatGradient
+from gradient_integrations.llama_index import GradientLLM
+
+from ._support import MODEL, AsyncCountingTransport, CountingTransport
+
+BASE_URL = "http://127.0.0.1:9"  # loopback, so no key is needed; nothing may ever be sent there
+
+
+class Counted:
+    """An adapter factory whose every model shares one pair of counting transports."""
+
+    def __init__(self) -> None:
+        self.sync = CountingTransport()
+        self.async_ = AsyncCountingTransport()
+
+    @property
+    def sent(self) -> int:
+        return self.sync.count + self.async_.count
+
+    def chat(self, **kwargs: Any) -> ChatGradient:
+        kwargs.setdefault("model", MODEL)
+        kwargs.setdefault("base_url", BASE_URL)
+        return ChatGradient(
+            http_client=httpx.Client(transport=self.sync),
+            http_async_client=httpx.AsyncClient(transport=self.async_),
+            **kwargs,
+        )
+
+    def llm(self, **kwargs: Any) -> GradientLLM:
+        kwargs.setdefault("model", MODEL)
+        kwargs.setdefault("base_url", BASE_URL)
+        return GradientLLM(
+            http_client=httpx.Client(transport=self.sync),
+            async_http_client=httpx.AsyncClient(transport=self.async_),
+            **kwargs,
+        )
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    field: str  # must appear in the error message
+    call: Callable[[Counted], Any]  # the sync mistake
+    acall: Callable[[Counted], Coroutine[Any, Any, Any]] | None = None  # its async twin
+    known_bug: str | None = None  # an adapter gap this entry exposes; strict xfail until it is fixed
+
+
+def _add(a: int, b: int) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+def _weather(city: str) -> str:
+    """Weather for a city."""
+    return city
+
+
+class Person(BaseModel):
+    name: str
+
+
+HI = [HumanMessage("hi")]
+U = LlamaMessage(role=MessageRole.USER, content="hi")
+CALLED = AIMessage("", tool_calls=[{"name": "add", "args": {"a": 1, "b": 2}, "id": "call_1"}])
+LLAMA_TOOL = LlamaTool.from_defaults(_add)
+IMAGE = {"type": "image", "url": "https://example.invalid/cat.png"}
+
+
+def _lc(method: str, messages: Any, **kwargs: Any) -> Callable[[Counted], Any]:
+    """`ChatGradient().<method>(messages, **kwargs)`: invoke or stream (consumed)."""
+
+    def call(counted: Counted) -> Any:
+        model = counted.chat()
+        return (
+            model.invoke(messages, **kwargs) if method == "invoke" else list(model.stream(messages, **kwargs))
+        )
+
+    return call
+
+
+def _lc_async(method: str, messages: Any, **kwargs: Any) -> Callable[[Counted], Coroutine[Any, Any, Any]]:
+    async def call(counted: Counted) -> Any:
+        model = counted.chat()
+        if method == "invoke":
+            return await model.ainvoke(messages, **kwargs)
+        return [chunk async for chunk in model.astream(messages, **kwargs)]
+
+    return call
+
+
+def _li(method: str, messages: Any, **kwargs: Any) -> Callable[[Counted], Any]:
+    def call(counted: Counted) -> Any:
+        llm = counted.llm()
+        return llm.chat(messages, **kwargs) if method == "chat" else list(llm.stream_chat(messages, **kwargs))
+
+    return call
+
+
+def _li_async(method: str, messages: Any, **kwargs: Any) -> Callable[[Counted], Coroutine[Any, Any, Any]]:
+    async def call(counted: Counted) -> Any:
+        llm = counted.llm()
+        if method == "chat":
+            return await llm.achat(messages, **kwargs)
+        return [response async for response in await llm.astream_chat(messages, **kwargs)]
+
+    return call
+
+
+def lc_case(name: str, field: str, messages: Any, method: str = "invoke", **kwargs: Any) -> Case:
+    return Case(
+        f"langchain-{name}", field, _lc(method, messages, **kwargs), _lc_async(method, messages, **kwargs)
+    )
+
+
+def li_case(name: str, field: str, messages: Any, method: str = "chat", **kwargs: Any) -> Case:
+    return Case(
+        f"llama_index-{name}", field, _li(method, messages, **kwargs), _li_async(method, messages, **kwargs)
+    )
+
+
+CATALOGUE: list[Case] = [
+    # -- LangChain: messages --------------------------------------------------------------------------
+    lc_case("function-message", "messages[0]", [FunctionMessage(name="f", content="x")]),
+    lc_case("unknown-chat-role", "messages[0]", [ChatMessage(role="wizard", content="x")]),
+    lc_case("image-block", "messages[0].content[1]", [HumanMessage(["look", IMAGE])]),
+    lc_case("audio-block", "messages[0].content[0]", [HumanMessage([{"type": "audio", "base64": "AAAA"}])]),
+    lc_case(
+        "unknown-block", "messages[0].content[0]", [HumanMessage([{"type": "hologram", "x": 1}])], "stream"
+    ),
+    lc_case("empty-input", "input", []),
+    lc_case(
+        "tool-output-image",
+        "messages[2].content[0]",
+        [*HI, CALLED, ToolMessage(content=[IMAGE], tool_call_id="call_1")],
+    ),
+    lc_case(
+        "tool-output-json-block",
+        "messages[2].content[0]",
+        [*HI, CALLED, ToolMessage(content=[{"type": "json", "json": {"a": 1}}], tool_call_id="call_1")],
+    ),
+    lc_case(
+        "tool-output-no-id",
+        "messages[2].tool_call_id",
+        [*HI, CALLED, ToolMessage(content="3", tool_call_id="")],
+    ),
+    lc_case(
+        "tool-call-no-name",
+        "messages[1].content[0].name",
+        [*HI, AIMessage([{"type": "tool_use", "id": "t1", "input": {}}])],
+    ),
+    # -- LangChain: call options -----------------------------------------------------------------------
+    lc_case("top-p-too-high", "top_p", HI, top_p=1.5),
+    lc_case("temperature-nan", "temperature", HI, "stream", temperature=float("nan")),
+    lc_case("max-tokens-negative", "max_output_tokens", HI, max_tokens=-5),
+    lc_case("five-stop-strings", "stop", HI, stop=["a", "b", "c", "d", "e"]),
+    lc_case("unknown-option", "frobnicate", HI, frobnicate=1),
+    lc_case("required-without-tools", "tool_choice", HI, tool_choice="required"),
+    Case(
+        "langchain-non-json-tool-schema",
+        "tools[0].parameters",
+        lambda c: c.chat().bind_tools([{"name": "lookup", "parameters": "not a schema"}]).invoke(HI),
+    ),
+    Case(
+        "langchain-tool-not-a-tool",
+        "tools[0]",
+        lambda c: c.chat().bind_tools([42]).invoke(HI),  # type: ignore[list-item]  # the mistake under test
+    ),
+    Case(
+        "langchain-tool-name-with-spaces",
+        "tools[0].name",
+        lambda c: c.chat().bind_tools([{"name": "look up", "parameters": {"type": "object"}}]).invoke(HI),
+    ),
+    Case(
+        "langchain-tool-choice-absent",
+        "tool_choice",
+        lambda c: c.chat().bind_tools([_add], tool_choice="_weather").invoke(HI),
+    ),
+    Case("langchain-duplicate-tools", "tools", lambda c: c.chat().bind_tools([_add, _add]).invoke(HI)),
+    Case(
+        "langchain-structured-not-a-schema",
+        "schema",
+        lambda c: c.chat().with_structured_output(42).invoke(HI),  # type: ignore[arg-type]
+    ),
+    # -- LangChain: constructor ------------------------------------------------------------------------
+    Case("langchain-temperature-high", "temperature", lambda c: c.chat(temperature=3)),
+    Case("langchain-max-tokens-zero", "max_output_tokens", lambda c: c.chat(max_tokens=0)),
+    Case(
+        "langchain-oversize-metadata",
+        "metadata",
+        lambda c: c.chat(model_kwargs={"metadata": {"k" * 65: "v"}}),
+    ),
+    Case("langchain-managed-kwarg", "model_kwargs", lambda c: c.chat(model_kwargs={"stream": True})),
+    Case("langchain-empty-model", "model", lambda c: c.chat(model="")),
+    Case("langchain-bad-base-url", "base_url", lambda c: c.chat(base_url="ftp://example.invalid")),
+    Case("langchain-negative-retries", "max_retries", lambda c: c.chat(max_retries=-1)),
+    Case(
+        "langchain-auth-in-headers",
+        "default_headers",
+        lambda c: c.chat(default_headers={"Authorization": "x"}),
+    ),
+    # -- LlamaIndex: messages --------------------------------------------------------------------------
+    li_case("empty-messages", "messages", []),
+    li_case("empty-messages-stream", "messages", [], "stream"),
+    li_case(
+        "image-block",
+        "messages[0].blocks[1]",
+        [
+            LlamaMessage(
+                role="user", blocks=[TextBlock(text="a"), ImageBlock(url="https://example.invalid/a.png")]
+            )
+        ],
+    ),
+    li_case(
+        "audio-block",
+        "messages[0].blocks[0]",
+        [LlamaMessage(role="user", blocks=[AudioBlock(audio=b"RIFF")])],
+        "stream",
+    ),
+    li_case(
+        "tool-output-document",
+        "messages[1].blocks[0]",
+        [
+            U,
+            LlamaMessage(
+                role="tool",
+                blocks=[DocumentBlock(data=b"%PDF-1.4", document_mimetype="application/pdf")],
+                additional_kwargs={"tool_call_id": "c1"},
+            ),
+        ],
+    ),
+    # llama-index's ChatMessage silently drops content that is not text, leaving a tool result with no blocks.
+    li_case(
+        "tool-output-not-text",
+        "messages[1]",
+        [U, LlamaMessage(role="tool", content={"sum": 3}, additional_kwargs={"tool_call_id": "c1"})],
+    ),
+    li_case(
+        "tool-output-no-id",
+        "messages[1].additional_kwargs.tool_call_id",
+        [U, LlamaMessage(role="tool", content="3")],
+    ),
+    li_case(
+        "tool-call-in-user-turn",
+        "messages[0].blocks[0]",
+        [
+            LlamaMessage(
+                role="user", blocks=[ToolCallBlock(tool_call_id="c", tool_name="add", tool_kwargs={})]
+            )
+        ],
+    ),
+    li_case(
+        "tool-call-no-id",
+        "tool_call_id",
+        [U, LlamaMessage(role="assistant", blocks=[ToolCallBlock(tool_name="add", tool_kwargs={})])],
+    ),
+    # -- LlamaIndex: call options ----------------------------------------------------------------------
+    li_case("top-p-negative", "top_p", [U], top_p=-0.1),
+    li_case("temperature-not-number", "temperature", [U], "stream", temperature="hot"),
+    li_case("max-tokens-negative", "max_output_tokens", [U], max_tokens=-3),
+    li_case("five-stop-strings", "stop", [U], stop=["a", "b", "c", "d", "e"]),
+    li_case("oversize-metadata-value", "metadata", [U], metadata={"k": "v" * 600}),
+    li_case("unknown-option", "frobnicate", [U], frobnicate=1),
+    Case(
+        "llama_index-tool-choice-absent",
+        "tool_choice",
+        lambda c: c.llm().chat_with_tools([LLAMA_TOOL], "hi", tool_choice="absent"),
+        lambda c: c.llm().achat_with_tools([LLAMA_TOOL], "hi", tool_choice="absent"),
+    ),
+    Case(
+        "llama_index-tool-choice-not-understood",
+        "tool_choice",
+        lambda c: c.llm().chat_with_tools([LLAMA_TOOL], "hi", tool_choice=42),
+    ),
+    Case(
+        "llama_index-duplicate-tools",
+        "tools",
+        lambda c: c.llm().chat_with_tools([LLAMA_TOOL, LLAMA_TOOL], "hi"),
+    ),
+    # -- LlamaIndex: constructor -----------------------------------------------------------------------
+    Case("llama_index-temperature-high", "temperature", lambda c: c.llm(temperature=5)),
+    Case("llama_index-max-tokens-zero", "max_output_tokens", lambda c: c.llm(max_tokens=0)),
+    Case(
+        "llama_index-too-much-metadata",
+        "metadata",
+        lambda c: c.llm(metadata={str(i): "v" for i in range(17)}),
+    ),
+    Case("llama_index-empty-model", "model", lambda c: c.llm(model="")),
+    Case("llama_index-bad-base-url", "base_url", lambda c: c.llm(base_url="ftp://example.invalid")),
+    Case("llama_index-zero-idle-timeout", "stream_idle_timeout", lambda c: c.llm(stream_idle_timeout=0)),
+    Case(
+        "llama_index-auth-in-headers",
+        "default_headers",
+        lambda c: c.llm(default_headers={"authorization": "x"}),
+    ),
+]
+
+
+def test_catalogue_is_large_and_covers_both_adapters() -> None:
+    names = [case.name for case in CATALOGUE]
+    assert len(names) == len(set(names))
+    working = [case.name for case in CATALOGUE if not case.known_bug]
+    assert len(working) >= 30
+    assert sum(name.startswith("langchain-") for name in working) >= 15
+    assert sum(name.startswith("llama_index-") for name in working) >= 15
+
+
+def _check(error: BaseException, field: str, counted: Counted) -> None:
+    assert isinstance(error, ValueError), repr(error)
+    # Named as a field, not merely mentioned: "field: ...", "field must ..." or pydantic's "field\n  ...".
+    named = re.compile(re.escape(field) + r"(:|\s+(must|may)\b|\n)")
+    assert named.search(str(error)), f"{field!r} not named in: {error}"
+    assert counted.sent == 0
+
+
+def _params(cases: list[Case]) -> list[Any]:
+    return [
+        pytest.param(case, id=case.name, marks=[pytest.mark.xfail(strict=True, reason=case.known_bug)])
+        if case.known_bug
+        else pytest.param(case, id=case.name)
+        for case in cases
+    ]
+
+
+@pytest.mark.parametrize("case", _params(CATALOGUE))
+def test_bad_input_is_rejected_before_sending(case: Case) -> None:
+    counted = Counted()
+    with pytest.raises(ValueError) as caught:
+        case.call(counted)
+    _check(caught.value, case.field, counted)
+
+
+ASYNC_CASES = [case for case in CATALOGUE if case.acall is not None]
+
+
+@pytest.mark.parametrize("case", _params(ASYNC_CASES))
+def test_bad_input_is_rejected_before_sending_async(case: Case) -> None:
+    counted = Counted()
+    assert case.acall is not None
+    with pytest.raises(ValueError) as caught:
+        asyncio.run(case.acall(counted))
+    _check(caught.value, case.field, counted)
+
+
+def test_counting_transport_does_count() -> None:
+    """The guard itself: a well-formed call does reach the (failing) inner transport and is counted."""
+    counted = Counted()
+    with pytest.raises(AssertionError, match="unexpected request"):
+        counted.chat().invoke(HI)
+    with pytest.raises(AssertionError, match="unexpected request"):
+        asyncio.run(counted.llm().achat([U]))
+    assert counted.sync.count == 1 and counted.async_.count == 1
