@@ -3,7 +3,7 @@
 The local server runs in its own process (`LocalServerProcess`), so only the client's memory is measured
 here. One `ChatGradient` and one `GradientLLM` are built once, as a user would keep them, sharing one httpx
 pool wide enough for every stream to hold its own connection (so the streams really are concurrent on the
-wire, not queued behind a pool smaller than the 1,000 streams). Each round opens all streams at once, half through
+wire, not queued behind a smaller pool). Each round opens all streams at once, half through
 `ChatGradient.astream` and half through `GradientLLM.astream_chat`; each must assemble exactly the scripted
 model's answer (a fixed `[words:N]` reply) or it counts as an error.
 
