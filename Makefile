@@ -1,12 +1,15 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and make:
 #   make demo   runs the demo (on the embedded local server unless GRADIENT_MODEL_ACCESS_KEY is set)
-#   make test   installs everything and runs ruff, mypy --strict and pytest
+#   make test   installs the test dependencies too and runs ruff, mypy --strict and pytest
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 UV := $(BIN)/uv
 UV_VERSION := 0.13.9
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+DEPS_HASH := $(shell cat pyproject.toml .ci/constraints.txt | cksum | cut -d' ' -f1)
+RUNTIME_STAMP := $(VENV)/.runtime-$(DEPS_HASH)
+DEV_STAMP := $(VENV)/.dev-$(DEPS_HASH)
+PIP_INSTALL = $(UV) pip install --quiet --python $(BIN)/python -c .ci/constraints.txt
 
 .PHONY: install test lint typecheck pytest demo bench bench-smoke record clean
 
@@ -16,11 +19,17 @@ $(BIN)/python:
 $(UV): $(BIN)/python
 	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
 
-$(STAMP): $(UV) pyproject.toml
-	$(UV) pip install --quiet --python $(BIN)/python -e ".[all]" --group dev --group bench
-	rm -f $(VENV)/.installed-* && touch $(STAMP)
+# What the demo needs: the package with all its extras.
+$(RUNTIME_STAMP): $(UV) pyproject.toml .ci/constraints.txt
+	$(PIP_INSTALL) -e ".[all]"
+	rm -f $(VENV)/.runtime-* && touch $@
 
-install: $(STAMP)
+# What tests and benchmarks need on top: the dev and bench dependency groups.
+$(DEV_STAMP): $(RUNTIME_STAMP)
+	$(PIP_INSTALL) -e ".[all]" --group dev --group bench
+	rm -f $(VENV)/.dev-* && touch $@
+
+install: $(DEV_STAMP)
 
 lint: install
 	$(BIN)/ruff check gradient_integrations tests benchmarks
@@ -34,7 +43,7 @@ pytest: install
 
 test: lint typecheck pytest
 
-demo: install
+demo: $(RUNTIME_STAMP)
 	$(BIN)/python -m gradient_integrations.demo $(ARGS)
 
 bench: install
