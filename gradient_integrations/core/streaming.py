@@ -137,14 +137,8 @@ class StreamAssembler:
 
     def adopt(self, result: ResponseResult) -> list[StreamDelta]:
         """Replay a whole result as deltas: for a server that answered a stream request with JSON."""
-        deltas: list[StreamDelta] = []
         self._meta(result.id, result.model, result.created)
-        if result.reasoning:
-            deltas.extend(self._add_reasoning(result.reasoning))
-        if result.text:
-            deltas.extend(self._add_text(result.text))
-        for call in result.tool_calls:
-            deltas.append(self._call_piece(object(), call.id, call.name, call.arguments))
+        deltas = self._replay(result)
         self._usage = result.usage
         self._finish_reason = result.finish_reason
         deltas.extend(self._end(status=result.status))
@@ -259,16 +253,21 @@ class StreamAssembler:
         deltas: list[StreamDelta] = []
         if not (self._text or self._reasoning or self._calls) and response.get("output"):
             # The server sent the whole answer only in the final event: replay it as deltas.
-            final = parse_response(response)
-            if final.reasoning:
-                deltas.extend(self._add_reasoning(final.reasoning))
-            if final.text:
-                deltas.extend(self._add_text(final.text))
-            for call in final.tool_calls:
-                deltas.append(self._call_piece(object(), call.id, call.name, call.arguments))
+            deltas = self._replay(parse_response(response))
         return deltas + self._end(status=response.get("status") or status)
 
     # -- shared helpers ----------------------------------------------------------------------------
+    def _replay(self, result: ResponseResult) -> list[StreamDelta]:
+        """A whole answer's reasoning, text and tool calls as deltas, in the order a stream sends them."""
+        deltas: list[StreamDelta] = []
+        if result.reasoning:
+            deltas.extend(self._add_reasoning(result.reasoning))
+        if result.text:
+            deltas.extend(self._add_text(result.text))
+        for call in result.tool_calls:
+            deltas.append(self._call_piece(object(), call.id, call.name, call.arguments))
+        return deltas
+
     def _meta(self, response_id: Any, model: Any, created: Any) -> None:
         if response_id and not self._id:
             self._id = str(response_id)
