@@ -206,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
 
             server = stack.enter_context(LocalServer())
             base_url = server.base_url
-            print(f"No access key set: using the embedded local Gradient-compatible server at {base_url}.")
+            print(
+                f"No access key set: using the embedded local Gradient-compatible server at {base_url} "
+                "(its scripted model echoes prompts and calls the tools a prompt names)."
+            )
         else:
             print(f"Using {base_url or os.environ.get('GRADIENT_INFERENCE_ENDPOINT') or 'the DO endpoint'}.")
         print(f"Model: {args.model}")
