@@ -54,6 +54,8 @@ bench-smoke: install
 
 record: install
 	GRADIENT_RECORD=1 $(BIN)/python -m pytest tests/integration --record-mode=all
+	rm -f cassettes/langchain_standard/*.yaml
+	$(BIN)/python -m pytest tests/langchain/test_langchain_standard.py -k test_stream_time --record-mode=once
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

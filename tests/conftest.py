@@ -9,7 +9,7 @@ through the `x-gradient-fault` header (see the README, "Fault injection").
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -25,3 +25,22 @@ def local_server() -> Iterator[LocalServer]:
 
     with LocalServer() as server:
         yield server
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """Cassettes written through pytest-recording (langchain-tests' `test_stream_time`) get the same
+    JSON-body matcher and the same stamped serializer as ours, so they also say which server answered."""
+    from gradient_integrations.testing.cassettes import (
+        JSON_BODY_MATCHER,
+        SERIALIZER_NAME,
+        RecordingSource,
+        StampedYamlSerializer,
+        json_body_matcher,
+    )
+
+    source = RecordingSource.local_server(
+        "openai-gpt-oss-120b",
+        note="langchain-tests' test_stream_time, answered by the session's local server",
+    )
+    vcr.register_matcher(JSON_BODY_MATCHER, json_body_matcher)
+    vcr.register_serializer(SERIALIZER_NAME, StampedYamlSerializer(source))
