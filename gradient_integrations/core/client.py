@@ -104,7 +104,7 @@ class _ClientBase:
     ) -> None:
         if retry_policy is not None and max_retries is None:
             max_retries = retry_policy.max_retries
-        self.settings = Settings.resolve(
+        settings = Settings.resolve(
             api_key=api_key,
             base_url=base_url,
             timeout=timeout,
@@ -113,10 +113,37 @@ class _ClientBase:
             default_headers=default_headers,
             require_key=require_key,
         )
+        self._attach(settings, http_client, http_async_client, transport, async_transport, retry_policy)
+
+    @classmethod
+    def from_settings(
+        cls: type[_Client],
+        settings: Settings,
+        *,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> _Client:
+        """A client for settings the caller already resolved (the adapters validate theirs up front)."""
+        client = cls.__new__(cls)
+        client._attach(settings, http_client, http_async_client, transport, async_transport, retry_policy)
+        return client
+
+    def _attach(
+        self,
+        settings: Settings,
+        http_client: httpx.Client | None,
+        http_async_client: httpx.AsyncClient | None,
+        transport: httpx.BaseTransport | None,
+        async_transport: httpx.AsyncBaseTransport | None,
+        retry_policy: RetryPolicy | None,
+    ) -> None:
+        self.settings = settings
         # An explicit max_retries applies to a given policy too, instead of being silently ignored.
-        self.retry_policy = dataclasses.replace(
-            retry_policy or RetryPolicy(), max_retries=self.settings.max_retries
-        )
+        policy = retry_policy or RetryPolicy()
+        self.retry_policy = dataclasses.replace(policy, max_retries=settings.max_retries)
         self._http = http_client
         self._ahttp = http_async_client
         self._owns_http = http_client is None

@@ -198,16 +198,10 @@ class ChatGradient(BaseChatModel):
             # `batch()` calls from threads: without the lock two clients (two pools) could be built.
             with _CLIENT_LOCK:
                 if self._client is None:
-                    self._client = ResponsesClient(
-                        api_key=self.api_key,
-                        base_url=self.base_url,
-                        timeout=self.timeout,
-                        max_retries=self.max_retries,
-                        stream_idle_timeout=self.stream_idle_timeout,
-                        default_headers=self.default_headers,
+                    self._client = ResponsesClient.from_settings(
+                        self._settings(),
                         http_client=self.http_client,
                         http_async_client=self.http_async_client,
-                        require_key=False,
                     )
         return self._client
 

@@ -182,13 +182,8 @@ class GradientLLM(FunctionCallingLLM):
             tuple(sorted((self.default_headers or {}).items())),
         )
         if self._client is None or self._client_config != config:
-            self._client = ResponsesClient(
-                api_key=self.api_key,
-                base_url=self.base_url,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                stream_idle_timeout=self.stream_idle_timeout,
-                default_headers=self.default_headers,
+            self._client = ResponsesClient.from_settings(
+                self._settings(),
                 http_client=self._http_client,
                 http_async_client=self._async_http_client,
             )
