@@ -42,7 +42,9 @@ __all__ = [
 
 DEFAULT_TIMEOUT = 120  # seconds per cell; a healthy cell takes well under one
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# Absolute paths as they appear in tracebacks and warnings on Linux, macOS and Windows.
+# Absolute paths as they appear in tracebacks and warnings on Linux, macOS and Windows. This catches
+# paths under the usual roots; `problems()` also looks for this machine's own paths verbatim, wherever
+# the checkout lives (a CI runner may clone into a root this pattern does not list).
 _ABSOLUTE_PATH = re.compile(
     r"(?<![\w.<>/-])(?:/(?:home|Users|root|work|tmp|var|opt|usr|private)/|[A-Za-z]:\\)"
 )
@@ -158,7 +160,7 @@ def problems(notebook: Any, secrets: Iterable[str] = ()) -> list[str]:
         found.append(f"code cells were not all executed once, in order: execution counts {counts}")
     for index, text in output_texts(notebook):
         found.extend(f"cell {index}: {finding}" for finding in find_key_like(text, secrets))
-        if _ABSOLUTE_PATH.search(text):
+        if _ABSOLUTE_PATH.search(text) or any(path in text for path, _ in _machine_paths()):
             found.append(f"cell {index}: output contains an absolute path of the machine that ran it")
     for index, cell in enumerate(notebook.cells):
         if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):

@@ -75,3 +75,26 @@ def test_problems_and_scrub_catch_what_must_not_be_committed() -> None:
     assert notebooks.scrub_text("http://127.0.0.1:54321/v1 <obj at 0x7f3a2b>") == (
         "http://127.0.0.1:<port>/v1 <obj at 0x...>"
     )
+
+
+def test_problems_finds_this_machines_paths_under_any_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    # A checkout under a root the generic pattern does not list, e.g. a CI runner's /check/...
+    monkeypatch.setattr(notebooks, "REPO_ROOT", Path("/check/work/main"))
+    leaky = new_notebook(
+        cells=[
+            new_code_cell(
+                "a",
+                execution_count=1,
+                outputs=[new_output("stream", text="at /check/work/main/gradient_integrations/demo.py\n")],
+            )
+        ]
+    )
+
+    assert notebooks.problems(leaky) == [
+        "cell 0: output contains an absolute path of the machine that ran it"
+    ]
+    notebooks.scrub(leaky)
+    assert leaky.cells[0].outputs[0].text == "at <repo>/gradient_integrations/demo.py\n"
+    assert notebooks.problems(leaky) == []
