@@ -2,8 +2,8 @@
 
 `CountingTransport` / `AsyncCountingTransport` wrap a real transport (or none) and record every request
 that reaches them, so a test can prove how many attempts were made, or that none was made at all.
-`SleepRecorder` stands in for `time.sleep` / `asyncio.sleep` in a `RetryPolicy`, so retries cost no time
-and their waits can be asserted; `install_fast_retries` puts such a policy on an adapter's core client.
+`install_fast_retries` puts a `RetryPolicy` whose sleeps are recorded (the core suite's `SleepRecorder`)
+on an adapter's core client, so retries cost no time and their waits can be asserted.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from typing import Any, Protocol
 
 import httpx
+from core._support import SleepRecorder  # tests/ is on sys.path (rootdir-relative test packages)
 
 from gradient_integrations.core import ResponsesClient, RetryPolicy
 
@@ -75,19 +76,6 @@ class AsyncCountingTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
-
-
-class SleepRecorder:
-    """Replaces the retry policy's sleeps: records each wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-    async def async_sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
 
 
 class HasCoreClient(Protocol):
