@@ -39,6 +39,10 @@ LLAMA_INDEX_STACK = f"{DEPENDENCIES}, llama_index.core.llms.function_calling"
 # `import httpx` also imports its CLI (httpx._main) and with it these, whenever they are installed.
 HTTPX_CLI = "click, pygments.lexers, rich.console"
 FLOORS = ["httpx", HTTPX_CLI, "pydantic", DEPENDENCIES, LANGCHAIN_STACK, LLAMA_INDEX_STACK]
+# A user's installed packages have bytecode caches (pip compiles them at install); a machine that sets
+# PYTHONDONTWRITEBYTECODE (this one does) would otherwise compile every module from source on every run
+# and time the compiler. The warm-up run writes the caches; the measured runs read them.
+_CHILD_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 _PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 
 
@@ -46,7 +50,9 @@ def _sample(module: str | None) -> tuple[float, float]:
     """(process wall seconds, in-process import seconds) for one fresh interpreter."""
     code = "pass" if module is None else _PROBE.format(module=module)
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, env=_CHILD_ENV
+    )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"importing {module} failed in a fresh interpreter:\n{done.stderr[-2000:]}")
@@ -110,7 +116,8 @@ def run(*, smoke: bool = False) -> list[Section]:
         title="4. Import time (fresh interpreter)",
         method=(
             f"{rounds} interleaved rounds of one fresh `{sys.executable.rsplit('/', 1)[-1]} -c` per module "
-            "after one warm-up each; medians. `import` = timed inside the process; `over bare` = process "
+            "after one warm-up each, which writes the bytecode caches a user's install has "
+            "(PYTHONDONTWRITEBYTECODE is unset for these processes); medians. `import` = timed inside the process; `over bare` = process "
             "wall time minus the bare interpreter's."
         ),
         columns=[
