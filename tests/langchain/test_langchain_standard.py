@@ -9,14 +9,11 @@ audio inputs are off (those tests would also download fixtures from the internet
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pytest
 import vcr
-from langchain_core.load import dumpd, load
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
@@ -127,27 +124,20 @@ class TestChatGradientUnit(_Features, ChatModelUnitTests):
             {"api_key": "sk-do-from-env"},
         )
 
+    @pytest.mark.xfail(
+        raises=ValueError,
+        strict=True,
+        reason=(
+            "Not an endpoint limit: langchain-core's load(allowed_objects='all') admits only classes "
+            "in its own serialization mapping, so no third-party class passes this round trip. "
+            "The dumpd snapshot is still checked (a mismatch raises AssertionError, which this "
+            "xfail does not cover); test_langchain_chat_model.py round-trips with "
+            "allowed_objects=[ChatGradient]. An xfail, not an override, because langchain-tests' "
+            "test_no_overrides_DO_NOT_OVERRIDE admits only xfail-marked overrides."
+        ),
+    )
     def test_serdes(self, model: Any, snapshot: Any) -> None:
-        """Overridden, not because of the endpoint: upstream's round trip calls
-        `load(..., allowed_objects="all")`, and langchain-core's "all" admits only the classes in its own
-        serialization mapping, so no third-party chat model passes it. Upstream's test runs first as
-        written (its `dumpd` snapshot assertion included) and must stop at exactly that refusal; the
-        round trip is then finished the way a user loads a partner class, with an explicit allowlist.
-        When langchain-core admits partner classes, the `pytest.raises` fails: drop this override."""
-        with pytest.raises(ValueError, match="is not allowed"):
-            super().test_serdes(model, snapshot)
-        env_params, _, _ = self.init_from_env_params
-        with mock.patch.dict(os.environ, env_params):
-            restored = load(
-                dumpd(model),
-                valid_namespaces=model.get_lc_namespace()[:1],
-                allowed_objects=[ChatGradient],
-                secrets_from_env=True,
-            )
-        assert isinstance(restored, ChatGradient)
-        assert restored.dict() == model.dict()
-        assert restored.api_key is not None
-        assert restored.api_key.get_secret_value() == "sk-do-from-env"
+        super().test_serdes(model, snapshot)
 
 
 class TestChatGradientIntegration(_Features, ChatModelIntegrationTests):
