@@ -117,8 +117,8 @@ def run(*, smoke: bool = False) -> list[Section]:
         method=(
             f"{rounds} interleaved rounds of one fresh `{sys.executable.rsplit('/', 1)[-1]} -c` per module "
             "after one warm-up each, which writes the bytecode caches a user's install has "
-            "(PYTHONDONTWRITEBYTECODE is unset for these processes); medians. `import` = timed inside the process; `over bare` = process "
-            "wall time minus the bare interpreter's."
+            "(PYTHONDONTWRITEBYTECODE is unset for these processes); medians. `import` = timed inside "
+            "the process; `over bare` = process wall time minus the bare interpreter's."
         ),
         columns=[
             Column("wall_ms", "process wall (ms)", 1),
