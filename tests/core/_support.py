@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import schemathesis
 import yaml
+from hypothesis.strategies import SearchStrategy
+from schemathesis.generation import GenerationMode
 
 from gradient_integrations.core import ResponsesClient, RetryPolicy, StreamDelta, StreamError
 
@@ -65,6 +68,33 @@ def openapi_schema(relative: str) -> dict[str, Any]:
     schema = convert(yaml.safe_load(path.read_text(encoding="utf-8")), path)
     assert isinstance(schema, dict)
     return schema
+
+
+def schema_bodies(relative: str, *, negative: bool = False) -> SearchStrategy[Any]:
+    """JSON bodies drawn by schemathesis from a DO schema file: valid under it, or (`negative`) breaking it.
+
+    The schema (as `openapi_schema` gives it, plain JSON Schema) is the request body of a one-operation
+    OpenAPI 3.1 document, whose schema dialect is JSON Schema; schemathesis's negative mode may also give
+    raw bytes that are not JSON at all.
+    """
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": f"DigitalOcean Gradient: {relative}", "version": "1"},
+        "paths": {
+            "/body": {
+                "post": {
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": openapi_schema(relative)}},
+                    },
+                    "responses": {"200": {"description": "accepted"}},
+                }
+            }
+        },
+    }
+    operation = schemathesis.openapi.from_dict(document)["/body"]["POST"]
+    mode = GenerationMode.NEGATIVE if negative else GenerationMode.POSITIVE
+    return operation.as_strategy(mode).map(lambda case: case.body)
 
 
 def schema_example(relative: str) -> Any:

@@ -15,12 +15,19 @@ from typing import Any
 import jsonschema
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from gradient_integrations.core import ResponseResult, ToolCall, Usage, build_request, parse_response
 from gradient_integrations.core.response import parse_usage
 
-from ._support import Script, json_reply, load_json, make_client, openapi_schema, schema_example
+from ._support import (
+    Script,
+    json_reply,
+    load_json,
+    make_client,
+    openapi_schema,
+    schema_bodies,
+    schema_example,
+)
 
 RESPONSE_SCHEMA = openapi_schema("models/create_response_response.yml")
 SPEC_USAGE = Usage(
@@ -150,72 +157,8 @@ def _expected_from_output(body: dict[str, Any]) -> tuple[str, str, list[ToolCall
     return "".join(text), "".join(reasoning), calls
 
 
-# hypothesis-jsonschema 0.23.1 cannot draw objects with hypothesis >= 6.13x (`'many' object has no
-# attribute 'more'`), so DO-schema-valid bodies are drawn here by hand and each one is checked against
-# the schema before use: the property holds for bodies the spec allows, unknown keys included.
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    max_leaves=6,
-)
-_unknown = st.dictionaries(st.from_regex(r"x_[a-z]{1,6}", fullmatch=True), _json, max_size=2)
-_maybe_text = st.none() | st.text(max_size=12)
-
-
-def _with_unknown(strategy: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict[str, Any]]:
-    return st.builds(lambda known, extra: {**extra, **known}, strategy, _unknown)
-
-
-_part = _with_unknown(
-    st.fixed_dictionaries(
-        {"type": st.sampled_from(["reasoning_text", "output_text"]), "text": st.text(max_size=12)}
-    )
-)
-_item = _with_unknown(
-    st.fixed_dictionaries(
-        {
-            "type": st.sampled_from(["reasoning", "message", "function_call"]),
-            "content": st.lists(_part, max_size=3),
-        },
-        optional={
-            "id": st.text(max_size=6),
-            "status": _maybe_text,
-            "role": _maybe_text,
-            "call_id": _maybe_text,
-            "name": _maybe_text,
-            "arguments": _maybe_text,
-        },
-    )
-)
-_count = st.integers(0, 10_000)
-_usage = st.fixed_dictionaries(
-    {
-        "input_tokens": _count,
-        "output_tokens": _count,
-        "total_tokens": _count,
-        "input_tokens_details": st.fixed_dictionaries({"cached_tokens": _count}),
-        "output_tokens_details": st.fixed_dictionaries(
-            {"reasoning_tokens": _count, "tool_output_tokens": _count}
-        ),
-    }
-)
-_spec_bodies = _with_unknown(
-    st.fixed_dictionaries(
-        {
-            "id": st.text(max_size=8),
-            "object": st.just("response"),
-            "created": st.integers(0, 2**40),
-            "model": st.text(max_size=8),
-            "output": st.lists(_item, max_size=4),
-            "usage": _usage,
-        },
-        optional={"status": _maybe_text, "temperature": st.none() | st.floats(0, 2), "user": _maybe_text},
-    )
-)
-
-
 @settings(max_examples=200, deadline=None)
-@given(body=_spec_bodies)
+@given(body=schema_bodies("models/create_response_response.yml"))  # drawn by schemathesis
 def test_any_do_schema_valid_body_parses(body: dict[str, Any]) -> None:
     jsonschema.validate(body, RESPONSE_SCHEMA)
     result = parse_response(body)

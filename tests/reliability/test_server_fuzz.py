@@ -6,61 +6,37 @@ and not; then from arbitrary JSON values and raw bytes, which a server meets jus
 be 200 (a parseable body, or a stream that reaches its end marker) or a 4xx whose body is DO's error schema
 (`id`, `message`, optional `request_id`) - never a 5xx, since no fault was asked for.
 
-The schemas are converted from OpenAPI 3.0 (`nullable`) to JSON Schema here (these two files use no
-`$ref`). Bodies come from `strategy_for`, a small JSON Schema -> hypothesis strategy converter covering the
-keywords DO's schema uses: hypothesis-jsonschema 0.23.1 cannot generate objects with the installed
-hypothesis (its `from_object_schema` calls the removed `cu.many(...).more()`). Every generated body is
-checked against the schema with `jsonschema`, so the converter cannot drift from the spec unnoticed.
+Bodies from the schema are drawn by schemathesis (`schema_bodies` in the core suite's helpers, a
+one-operation OpenAPI document around DO's `create_response_request.yml`). Positive bodies must be served
+unless our own client validation would also refuse them; every one is checked against the schema with
+`jsonschema` too, so the generator cannot drift from the spec unnoticed. Negative bodies (schemathesis
+breaks the schema on purpose, or sends bytes that are not JSON) must get DO's 4xx error body.
+hypothesis-jsonschema, the other library for this, cannot draw objects with current hypothesis.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import jsonschema  # type: ignore[import-untyped]  # no stubs installed
 import pytest
-import yaml  # type: ignore[import-untyped]
+from core._support import openapi_schema, schema_bodies  # tests/ is on sys.path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from hypothesis.strategies import SearchStrategy
 
 from gradient_integrations.core import StreamAssembler, build_request, parse_response
 from gradient_integrations.local import LocalServer
 
-SPEC = Path(__file__).resolve().parents[1] / "core" / "fixtures" / "do_openapi" / "models"
 _FUZZ = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
 
 
-def openapi_to_json_schema(node: Any) -> Any:
-    """OpenAPI 3.0 -> JSON Schema: `nullable: true` becomes "or null"; `example` annotations go."""
-    if isinstance(node, list):
-        return [openapi_to_json_schema(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    out = {
-        key: openapi_to_json_schema(value)
-        for key, value in node.items()
-        if key not in ("nullable", "example")
-    }
-    if node.get("nullable"):
-        out = {"anyOf": [out, {"type": "null"}]}
-    return out
-
-
-def _load(name: str) -> dict[str, Any]:
-    schema = openapi_to_json_schema(yaml.safe_load((SPEC / name).read_text(encoding="utf-8")))
-    assert isinstance(schema, dict)
-    return schema
-
-
-REQUEST_SCHEMA = _load("create_response_request.yml")
-ERROR_SCHEMA = _load("error.yml")
+REQUEST_SCHEMA = openapi_schema("models/create_response_request.yml")
+ERROR_SCHEMA = openapi_schema("models/error.yml")
 
 JSON = st.recursive(
     st.none()
@@ -71,52 +47,6 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
     max_leaves=20,
 )
-
-
-def strategy_for(schema: dict[str, Any]) -> SearchStrategy[Any]:
-    """Values valid under `schema`, for the JSON Schema keywords DO's request schema uses."""
-    for combinator in ("anyOf", "oneOf"):  # DO's oneOf branches are disjoint by type, so anyOf is the same
-        if combinator in schema:
-            return st.one_of([strategy_for(branch) for branch in schema[combinator]])
-    if "enum" in schema:
-        return st.sampled_from(schema["enum"])
-    kind = schema.get("type")
-    if kind == "null":
-        return st.none()
-    if kind == "boolean":
-        return st.booleans()
-    if kind == "string":
-        return st.text(max_size=40)
-    if kind == "integer":
-        return st.integers(schema.get("minimum"), schema.get("maximum"))
-    if kind == "number":
-        low, high = schema.get("minimum"), schema.get("maximum")
-        return st.floats(low, high, allow_nan=False, allow_infinity=False)
-    if kind == "array":
-        low = schema.get("minItems", 0)
-        return st.lists(
-            strategy_for(schema.get("items", {})), min_size=low, max_size=min(schema.get("maxItems", 4), 4)
-        )
-    if kind == "object":
-        return _objects(schema)
-    return JSON
-
-
-def _objects(schema: dict[str, Any]) -> SearchStrategy[dict[str, Any]]:
-    properties = schema.get("properties", {})
-    required = set(schema.get("required", ()))
-    known = st.fixed_dictionaries(
-        {name: strategy_for(sub) for name, sub in properties.items() if name in required},
-        optional={name: strategy_for(sub) for name, sub in properties.items() if name not in required},
-    )
-    additional = schema.get("additionalProperties", True)
-    if additional is False:
-        return known
-    values = JSON if additional is True else strategy_for(additional)
-    extra = st.dictionaries(
-        st.text(max_size=10).filter(lambda name: name not in properties), values, max_size=2
-    )
-    return st.tuples(known, extra).map(lambda pair: {**pair[1], **pair[0]})
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +79,7 @@ def _post(http: httpx.Client, content: bytes) -> httpx.Response:
 
 
 @_FUZZ
-@given(body=strategy_for(REQUEST_SCHEMA))
+@given(body=schema_bodies("models/create_response_request.yml"))
 def test_schema_valid_requests(http: httpx.Client, body: dict[str, Any]) -> None:
     jsonschema.validate(body, REQUEST_SCHEMA)  # the generator really follows DO's schema
     response = _post(http, json.dumps(body).encode())
@@ -168,6 +98,38 @@ def _client_would_send(body: dict[str, Any]) -> bool:
     except (ValueError, TypeError):
         return False
     return True
+
+
+@_FUZZ
+@given(body=schema_bodies("models/create_response_request.yml", negative=True))
+def test_schema_breaking_requests_get_does_error_body(http: httpx.Client, body: Any) -> None:
+    # Negative cases are JSON values that break the schema, or raw bytes that may not be JSON at all.
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    try:
+        parsed = json.loads(content)
+    except ValueError:
+        parsed = None  # not JSON: certainly not a valid request
+    else:
+        # A negative case can land on a valid body (an `anyOf` branch it did not break), or break the schema
+        # only with an explicit null for an optional field, which the server reads as the field left out
+        # (as vLLM's and OpenAI's request models do): the server may serve both.
+        if _is_valid(_without_nulls(parsed)):
+            return
+    response = _post(http, content)
+    check_answer(response, body)
+    assert 400 <= response.status_code < 500, f"{response.status_code} for {body!r}: {response.text[:300]}"
+
+
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def _is_valid(body: Any) -> bool:
+    return bool(jsonschema.validators.validator_for(REQUEST_SCHEMA)(REQUEST_SCHEMA).is_valid(body))
 
 
 FIELDS = st.sampled_from(
