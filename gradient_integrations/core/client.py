@@ -471,6 +471,16 @@ class ResponseStream:
     def result(self) -> ResponseResult:
         return self._assembler.result() if self._assembler.done else self._assembler.snapshot()
 
+    @property
+    def text(self) -> str:
+        """The answer text received so far (all of it once the stream has ended)."""
+        return self._assembler.text
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text received so far."""
+        return self._assembler.reasoning
+
     def close(self) -> None:
         self._deltas.close()
 
@@ -499,6 +509,16 @@ class AsyncResponseStream:
     @property
     def result(self) -> ResponseResult:
         return self._assembler.result() if self._assembler.done else self._assembler.snapshot()
+
+    @property
+    def text(self) -> str:
+        """The answer text received so far (all of it once the stream has ended)."""
+        return self._assembler.text
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text received so far."""
+        return self._assembler.reasoning
 
     async def aclose(self) -> None:
         await self._deltas.aclose()

@@ -55,6 +55,8 @@ class _TextBuffer:
 
     A list of token-sized strings costs ~65 bytes of object overhead per piece (8x a 1 MB answer);
     joining every `_BLOCK` pending pieces into one block keeps the overhead negligible and stays O(n).
+    `value()` leaves the joined text as the only block, so a caller that wants the whole text after
+    every delta (LlamaIndex's cumulative `message.content`) shares that string instead of keeping a copy.
     """
 
     __slots__ = ("_blocks", "_pending")
@@ -75,7 +77,12 @@ class _TextBuffer:
         return bool(self._blocks or self._pending)
 
     def value(self) -> str:
-        return "".join(self._blocks + self._pending)
+        if len(self._blocks) == 1 and not self._pending:
+            return self._blocks[0]
+        joined = "".join(self._blocks + self._pending)
+        self._blocks = [joined] if joined else []
+        self._pending = []
+        return joined
 
 
 @dataclass(slots=True)
@@ -145,6 +152,16 @@ class StreamAssembler:
         return deltas
 
     # -- results -----------------------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """The answer text received so far."""
+        return self._text.value()
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text received so far."""
+        return self._reasoning.value()
+
     def snapshot(self) -> ResponseResult:
         """Everything assembled so far (the `partial` of a failed stream)."""
         calls = [

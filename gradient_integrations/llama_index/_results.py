@@ -93,6 +93,12 @@ class ResultSource(Protocol):
     @property
     def result(self) -> ResponseResult: ...
 
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def reasoning(self) -> str: ...
+
 
 @dataclasses.dataclass
 class _PendingCall:
@@ -105,8 +111,8 @@ class ChatStreamState:
     """What one streamed turn has produced so far."""
 
     def __init__(self) -> None:
-        self._text = ""
-        self._reasoning = ""
+        # The text and reasoning so far are the core stream's own (`source.text`): keeping a second
+        # cumulative copy here would hold the answer twice.
         self._calls: dict[int, _PendingCall] = {}
 
     def apply(self, delta: StreamDelta, source: ResultSource) -> ChatResponse:
@@ -116,10 +122,8 @@ class ChatStreamState:
         additional: dict[str, Any] = {}
         text_delta = ""
         if delta.kind == "text":
-            self._text += delta.text
             text_delta = delta.text
         elif delta.kind == "reasoning":
-            self._reasoning += delta.text
             additional["thinking_delta"] = delta.text  # what llama-index agents stream as thinking
         elif delta.tool_call is not None:
             piece = delta.tool_call
@@ -132,7 +136,7 @@ class ChatStreamState:
             for _, call in sorted(self._calls.items())
         ]
         return ChatResponse(
-            message=build_message(self._text, self._reasoning, calls),
+            message=build_message(source.text, source.reasoning, calls),
             delta=text_delta,
             raw=dataclasses.asdict(delta),
             additional_kwargs=additional,

@@ -226,3 +226,41 @@ def test_result_before_the_end_is_a_stream_error_with_the_partial() -> None:
     with pytest.raises(StreamError, match="ended before") as caught:
         assembler.result()
     assert caught.value.partial.text == "half"
+
+
+async def test_streams_expose_the_text_and_reasoning_received_so_far() -> None:
+    """What each delta added is already in `stream.text` / `stream.reasoning` when the delta is yielded."""
+    body = (
+        b"".join(
+            f"data: {json.dumps(payload)}\n\n".encode()
+            for payload in (
+                chunk({"reasoning_content": "Think"}),
+                chunk({"content": "Hel"}),
+                chunk({"content": "lo"}),
+                chunk(None, usage={"input_tokens": 1, "output_tokens": 2, "total_tokens": 3}),
+            )
+        )
+        + b"data: [DONE]\n\n"
+    )
+    client = make_client(Script(sse_reply([body])))
+    expected = [("Think", ""), ("Think", "Hel"), ("Think", "Hello"), ("Think", "Hello")]
+
+    stream = client.stream(build_request(model="m", input="hi"))
+    assert [(stream.reasoning, stream.text) for _ in stream] == expected
+    assert stream.result.text == "Hello"
+    astream = client.astream(build_request(model="m", input="hi"))
+    assert [(astream.reasoning, astream.text) async for _ in astream] == expected
+
+
+def test_text_so_far_is_one_shared_string_not_a_copy_per_call() -> None:
+    """Asking for the text after every delta keeps one joined string (LlamaIndex's cumulative content
+    shares it), and the final result's text is that same string."""
+    assembler = StreamAssembler()
+    pieces = [f"w{index} " for index in range(600)]  # more than one internal block of pending pieces
+    for piece in pieces:
+        assembler.feed(json.dumps(chunk({"content": piece})))
+        assert assembler.text == "".join(pieces[: pieces.index(piece) + 1])
+    assembler.feed("[DONE]")
+    so_far = assembler.text
+    assert assembler.text is so_far
+    assert assembler.result().text is so_far

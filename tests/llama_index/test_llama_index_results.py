@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llama_index.core.base.llms.types import TextBlock, ThinkingBlock, ToolCallBlock
+from llama_index.core.base.llms.types import ChatResponse, TextBlock, ThinkingBlock, ToolCallBlock
 
 from gradient_integrations.core import ResponseResult, StreamDelta, ToolCall, ToolCallChunk, Usage
 from gradient_integrations.llama_index._results import ChatStreamState, chat_response_from_result
@@ -15,7 +15,19 @@ USAGE = Usage(input_tokens=11, output_tokens=7, total_tokens=18, cached_tokens=4
 
 @dataclass
 class FixedSource:
+    """A core stream as `ChatStreamState` sees it: `feed` takes a delta in first, as the core does before
+    yielding it, so `text` and `reasoning` are what was received so far."""
+
     result: ResponseResult
+    text: str = ""
+    reasoning: str = ""
+
+    def feed(self, state: ChatStreamState, delta: StreamDelta) -> ChatResponse:
+        if delta.kind == "text":
+            self.text += delta.text
+        elif delta.kind == "reasoning":
+            self.reasoning += delta.text
+        return state.apply(delta, self)
 
 
 def test_result_maps_to_thinking_text_and_tool_call_blocks_in_order() -> None:
@@ -83,8 +95,8 @@ def test_tool_only_answer_has_no_text_block() -> None:
 def test_stream_state_accumulates_text_and_reports_each_delta() -> None:
     state = ChatStreamState()
     source = FixedSource(ResponseResult())
-    first = state.apply(StreamDelta("text", text="Hello"), source)
-    second = state.apply(StreamDelta("text", text=" world"), source)
+    first = source.feed(state, StreamDelta("text", text="Hello"))
+    second = source.feed(state, StreamDelta("text", text=" world"))
     assert (first.delta, first.message.content) == ("Hello", "Hello")
     assert (second.delta, second.message.content) == (" world", "Hello world")
     assert second.raw == {
@@ -99,7 +111,7 @@ def test_stream_state_accumulates_text_and_reports_each_delta() -> None:
 
 def test_stream_state_reports_reasoning_as_thinking_delta_without_text_delta() -> None:
     state = ChatStreamState()
-    response = state.apply(StreamDelta("reasoning", text="hmm"), FixedSource(ResponseResult()))
+    response = FixedSource(ResponseResult()).feed(state, StreamDelta("reasoning", text="hmm"))
     assert response.delta == ""
     assert response.additional_kwargs == {"thinking_delta": "hmm"}
     assert (
@@ -116,7 +128,7 @@ def test_stream_state_assembles_interleaved_tool_call_pieces_by_index() -> None:
         ToolCallChunk(0, None, None, 'ty": "Rome"}'),
         ToolCallChunk(1, None, None, ': "CET"}'),
     ]
-    responses = [state.apply(StreamDelta("tool_call", tool_call=piece), source) for piece in pieces]
+    responses = [source.feed(state, StreamDelta("tool_call", tool_call=piece)) for piece in pieces]
     calls = [block for block in responses[-1].message.blocks if isinstance(block, ToolCallBlock)]
     assert [(c.tool_call_id, c.tool_name, c.tool_kwargs) for c in calls] == [
         ("call_a", "get_weather", '{"city": "Rome"}'),
@@ -132,8 +144,9 @@ def test_finish_delta_yields_the_same_response_as_a_non_streaming_call() -> None
         id="r", model="m", text="Hi", usage=USAGE, finish_reason="stop", status="completed"
     )
     state = ChatStreamState()
-    state.apply(StreamDelta("text", text="Hi"), FixedSource(result))
-    final = state.apply(StreamDelta("finish", usage=USAGE, finish_reason="stop"), FixedSource(result))
+    source = FixedSource(result)
+    source.feed(state, StreamDelta("text", text="Hi"))
+    final = source.feed(state, StreamDelta("finish", usage=USAGE, finish_reason="stop"))
     whole = chat_response_from_result(result)
     assert final.delta == ""
     assert final.message == whole.message
