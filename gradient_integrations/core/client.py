@@ -452,7 +452,28 @@ class ResponsesClient(_ClientBase):
             await response.aclose()
 
 
-class ResponseStream:
+class _AssembledStream:
+    """What a sync and an async stream share: the assembler, and what it has received so far."""
+
+    _assembler: StreamAssembler
+
+    @property
+    def result(self) -> ResponseResult:
+        """The assembled `ResponseResult`: complete after the finish delta, what arrived before it."""
+        return self._assembler.result() if self._assembler.done else self._assembler.snapshot()
+
+    @property
+    def text(self) -> str:
+        """The answer text received so far (all of it once the stream has ended)."""
+        return self._assembler.text
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text received so far."""
+        return self._assembler.reasoning
+
+
+class ResponseStream(_AssembledStream):
     """Iterate for `StreamDelta`s; `result` is the assembled `ResponseResult` (partial until the end)."""
 
     def __init__(
@@ -467,20 +488,6 @@ class ResponseStream:
     def __next__(self) -> StreamDelta:
         return next(self._deltas)
 
-    @property
-    def result(self) -> ResponseResult:
-        return self._assembler.result() if self._assembler.done else self._assembler.snapshot()
-
-    @property
-    def text(self) -> str:
-        """The answer text received so far (all of it once the stream has ended)."""
-        return self._assembler.text
-
-    @property
-    def reasoning(self) -> str:
-        """The reasoning text received so far."""
-        return self._assembler.reasoning
-
     def close(self) -> None:
         self._deltas.close()
 
@@ -491,7 +498,7 @@ class ResponseStream:
         self.close()
 
 
-class AsyncResponseStream:
+class AsyncResponseStream(_AssembledStream):
     """Async counterpart of `ResponseStream`."""
 
     def __init__(
@@ -505,20 +512,6 @@ class AsyncResponseStream:
 
     async def __anext__(self) -> StreamDelta:
         return await self._deltas.__anext__()
-
-    @property
-    def result(self) -> ResponseResult:
-        return self._assembler.result() if self._assembler.done else self._assembler.snapshot()
-
-    @property
-    def text(self) -> str:
-        """The answer text received so far (all of it once the stream has ended)."""
-        return self._assembler.text
-
-    @property
-    def reasoning(self) -> str:
-        """The reasoning text received so far."""
-        return self._assembler.reasoning
 
     async def aclose(self) -> None:
         await self._deltas.aclose()
