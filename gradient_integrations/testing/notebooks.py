@@ -158,9 +158,10 @@ def problems(notebook: Any, secrets: Iterable[str] = ()) -> list[str]:
     counts = [cell.get("execution_count") for cell in code_cells]
     if counts != list(range(1, len(code_cells) + 1)):
         found.append(f"code cells were not all executed once, in order: execution counts {counts}")
+    machine_paths = [path for path, _ in _machine_paths()]  # resolved once, not per output
     for index, text in output_texts(notebook):
         found.extend(f"cell {index}: {finding}" for finding in find_key_like(text, secrets))
-        if _ABSOLUTE_PATH.search(text) or any(path in text for path, _ in _machine_paths()):
+        if _ABSOLUTE_PATH.search(text) or any(path in text for path in machine_paths):
             found.append(f"cell {index}: output contains an absolute path of the machine that ran it")
     for index, cell in enumerate(notebook.cells):
         if any(output.get("output_type") == "error" for output in cell.get("outputs", [])):
