@@ -1,8 +1,9 @@
 """The shared request core: the only layer that knows HTTP, SSE and the `/v1/responses` wire format.
 
 Modules, one concern each: `settings` (key and endpoint resolution), `request` (request body models and
-validation), `response` (lenient body parsing into `ResponseResult`), `streaming` (SSE payloads to deltas,
-no I/O), `retry` (the one retry policy), `errors` (the exception tree), `client` (all HTTP, sync and async).
+validation), `response` (the documented body shapes and the normalized `ResponseResult`), `reader` (the one
+reader: SSE events and JSON bodies to deltas and a result, no I/O), `retry` (the one retry policy),
+`errors` (the exception tree), `client` (all HTTP, sync and async).
 """
 
 from .client import AsyncResponseStream, ResponsesClient, ResponseStream
@@ -21,10 +22,12 @@ from .errors import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseFailedError,
     StreamError,
     StreamTimeoutError,
     UnprocessableEntityError,
 )
+from .reader import ResponseReader, StreamDelta, ToolCallChunk, parse_response
 from .request import (
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -38,10 +41,9 @@ from .request import (
     StreamOptions,
     build_request,
 )
-from .response import ResponseResult, ToolCall, Usage, parse_response
+from .response import ResponseResult, ToolCall, Usage
 from .retry import RetryPolicy
 from .settings import Settings
-from .streaming import StreamAssembler, StreamDelta, ToolCallChunk
 
 __all__ = [
     "APIConnectionError",
@@ -67,13 +69,14 @@ __all__ = [
     "RateLimitError",
     "ReasoningItem",
     "ReasoningText",
+    "ResponseFailedError",
+    "ResponseReader",
     "ResponseRequest",
     "ResponseResult",
     "ResponseStream",
     "ResponsesClient",
     "RetryPolicy",
     "Settings",
-    "StreamAssembler",
     "StreamDelta",
     "StreamError",
     "StreamOptions",

@@ -1,8 +1,8 @@
 """`ResponsesClient`: the only code that sends HTTP. Sync and async share everything but the I/O.
 
 Shared (in `_ClientBase`): building the httpx request, the retry decisions, mapping failures to typed
-errors, logging, and the `StreamAssembler` that turns SSE payloads into deltas and a result. Each of the
-two send loops and the two stream loops below is a handful of lines that differ only by `await`.
+errors, logging, and the `ResponseReader` that turns SSE payloads and JSON bodies into deltas and a result.
+Each of the two send loops and the two stream loops below is a handful of lines that differ only by `await`.
 
 One sync `httpx.Client` and one `httpx.AsyncClient` are created lazily per instance and pooled; callers
 may inject their own clients or transports (tests and benchmarks do), which are then never closed here.
@@ -31,11 +31,11 @@ from .errors import (
     StreamTimeoutError,
     status_error_from_response,
 )
+from .reader import ResponseReader, StreamDelta, parse_response
 from .request import ResponseRequest
-from .response import ResponseResult, parse_response
+from .response import ResponseResult
 from .retry import RetryPolicy
 from .settings import DEFAULT_LIMITS, DEFAULT_STREAM_IDLE_TIMEOUT, Settings, TimeoutLike, is_loopback
-from .streaming import StreamAssembler, StreamDelta
 
 __all__ = ["AsyncResponseStream", "ResponseStream", "ResponsesClient"]
 
@@ -256,11 +256,11 @@ class _ClientBase:
 
     @staticmethod
     def _mid_stream_failure(
-        assembler: StreamAssembler, exc: httpx.TransportError, idle: float | None
+        reader: ResponseReader, exc: httpx.TransportError, idle: float | None
     ) -> NoReturn:
         if isinstance(exc, httpx.TimeoutException):
-            raise assembler.error(f"No stream chunk within {idle} s", StreamTimeoutError) from exc
-        raise assembler.error(f"Stream connection lost ({type(exc).__name__}): {exc}") from exc
+            raise reader.error(f"No stream chunk within {idle} s", StreamTimeoutError) from exc
+        raise reader.error(f"Stream connection lost ({type(exc).__name__}): {exc}") from exc
 
 
 class ResponsesClient(_ClientBase):
@@ -363,22 +363,22 @@ class ResponsesClient(_ClientBase):
         return ResponseStream(self, request, extra_headers)
 
     def _iter_stream(
-        self, request: ResponseRequest, extra_headers: Mapping[str, str] | None, assembler: StreamAssembler
+        self, request: ResponseRequest, extra_headers: Mapping[str, str] | None, reader: ResponseReader
     ) -> Generator[StreamDelta, None, None]:
         response = self._send(request, stream=True, extra_headers=extra_headers)
         try:
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 response.read()
-                yield from assembler.adopt(parse_response(_decode_json(response)))
+                yield from reader.feed_body(_decode_json(response))
                 return
             try:
                 for event in EventSource(response).iter_sse():
-                    yield from assembler.feed(event.data)
-                    if assembler.done:
+                    yield from reader.feed(event.data)
+                    if reader.done:
                         return
             except httpx.TransportError as exc:
-                self._mid_stream_failure(assembler, exc, self.settings.stream_idle_timeout)
-            assembler.result()  # raises: the connection ended without an end marker
+                self._mid_stream_failure(reader, exc, self.settings.stream_idle_timeout)
+            reader.result()  # raises: the connection ended without an end marker
         finally:
             response.close()
 
@@ -430,47 +430,47 @@ class ResponsesClient(_ClientBase):
         return AsyncResponseStream(self, request, extra_headers)
 
     async def _aiter_stream(
-        self, request: ResponseRequest, extra_headers: Mapping[str, str] | None, assembler: StreamAssembler
+        self, request: ResponseRequest, extra_headers: Mapping[str, str] | None, reader: ResponseReader
     ) -> AsyncGenerator[StreamDelta, None]:
         response = await self._asend(request, stream=True, extra_headers=extra_headers)
         try:
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 await response.aread()
-                for delta in assembler.adopt(parse_response(_decode_json(response))):
+                for delta in reader.feed_body(_decode_json(response)):
                     yield delta
                 return
             try:
                 async for event in EventSource(response).aiter_sse():
-                    for delta in assembler.feed(event.data):
+                    for delta in reader.feed(event.data):
                         yield delta
-                    if assembler.done:
+                    if reader.done:
                         return
             except httpx.TransportError as exc:
-                self._mid_stream_failure(assembler, exc, self.settings.stream_idle_timeout)
-            assembler.result()  # raises: the connection ended without an end marker
+                self._mid_stream_failure(reader, exc, self.settings.stream_idle_timeout)
+            reader.result()  # raises: the connection ended without an end marker
         finally:
             await response.aclose()
 
 
 class _AssembledStream:
-    """What a sync and an async stream share: the assembler, and what it has received so far."""
+    """What a sync and an async stream share: the reader, and what it has received so far."""
 
-    _assembler: StreamAssembler
+    _reader: ResponseReader
 
     @property
     def result(self) -> ResponseResult:
         """The assembled `ResponseResult`: complete after the finish delta, what arrived before it."""
-        return self._assembler.result() if self._assembler.done else self._assembler.snapshot()
+        return self._reader.result() if self._reader.done else self._reader.snapshot()
 
     @property
     def text(self) -> str:
         """The answer text received so far (all of it once the stream has ended)."""
-        return self._assembler.text
+        return self._reader.text
 
     @property
     def reasoning(self) -> str:
         """The reasoning text received so far."""
-        return self._assembler.reasoning
+        return self._reader.reasoning
 
 
 class ResponseStream(_AssembledStream):
@@ -479,8 +479,8 @@ class ResponseStream(_AssembledStream):
     def __init__(
         self, client: ResponsesClient, request: ResponseRequest, extra_headers: Mapping[str, str] | None
     ) -> None:
-        self._assembler = StreamAssembler()
-        self._deltas = client._iter_stream(request, extra_headers, self._assembler)
+        self._reader = ResponseReader()
+        self._deltas = client._iter_stream(request, extra_headers, self._reader)
 
     def __iter__(self) -> Iterator[StreamDelta]:
         return self._deltas
@@ -504,8 +504,8 @@ class AsyncResponseStream(_AssembledStream):
     def __init__(
         self, client: ResponsesClient, request: ResponseRequest, extra_headers: Mapping[str, str] | None
     ) -> None:
-        self._assembler = StreamAssembler()
-        self._deltas = client._aiter_stream(request, extra_headers, self._assembler)
+        self._reader = ResponseReader()
+        self._deltas = client._aiter_stream(request, extra_headers, self._reader)
 
     def __aiter__(self) -> AsyncIterator[StreamDelta]:
         return self._deltas

@@ -17,7 +17,9 @@ The tree::
         │   └── InternalServerError        >= 500
         ├── APIConnectionError             the request never got an answer
         │   └── APITimeoutError            ... because a timeout fired
-        └── StreamError                    a stream broke after it started; `.partial` holds what arrived
+        └── StreamError                    an answer broke after it started; `.partial` holds what arrived
+            ├── ResponseFailedError        the server reported the response failed (`response.failed`,
+            │                              an `error` event, or a body with `"status": "failed"`)
             └── StreamTimeoutError         no chunk arrived within the idle timeout (also an APITimeoutError)
 
 Messages never contain the access key: they are built only from the status, the server's error body and
@@ -49,6 +51,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseFailedError",
     "StreamError",
     "StreamTimeoutError",
     "UnprocessableEntityError",
@@ -199,6 +202,14 @@ class StreamError(APIError):
     ) -> None:
         super().__init__(message, request=request)
         self.partial = partial
+
+
+class ResponseFailedError(StreamError):
+    """The server ended the answer as failed; the message is the server's, `partial` what arrived first.
+
+    Raised alike for a streamed `response.failed` / `error` event and for a JSON body whose `status` is
+    `"failed"`: a JSON body is read as the final event of a stream, so both forms fail the same way.
+    """
 
 
 class StreamTimeoutError(StreamError, APITimeoutError):

@@ -172,19 +172,28 @@ class Answer:
             events.append(("response.in_progress", {"response": {**response, "status": "in_progress"}}))
             events.append(("response.future_event.delta", {"delta": "ignored"}))
         if not framing.final_only:
-            for piece in self.reasoning:
-                events.append(("response.reasoning_text.delta", {"item_id": "rs_1", "delta": piece}))
-            for piece in self.text:
-                events.append(("response.output_text.delta", {"item_id": "msg_1", "delta": piece}))
+            # Every event names its item's position in the final `output`, as vLLM and OpenAI do.
+            position = 0
+            if self.reasoning:
+                for piece in self.reasoning:
+                    delta = {"item_id": "rs_1", "output_index": position, "delta": piece}
+                    events.append(("response.reasoning_text.delta", delta))
+                position += 1
             if self.text:
-                events.append(("response.output_text.done", {"item_id": "msg_1", "text": "".join(self.text)}))
-            for number, item in enumerate(self.output()[len(self.output()) - len(self.calls) :]):
+                for piece in self.text:
+                    delta = {"item_id": "msg_1", "output_index": position, "delta": piece}
+                    events.append(("response.output_text.delta", delta))
+                done = {"item_id": "msg_1", "output_index": position, "text": "".join(self.text)}
+                events.append(("response.output_text.done", done))
+                position += 1
+            for number, item in enumerate(self.output()[position:]):
                 added = {**item, "arguments": ""}
-                events.append(("response.output_item.added", {"output_index": number, "item": added}))
+                index = position + number
+                events.append(("response.output_item.added", {"output_index": index, "item": added}))
                 for piece in self.calls[number].pieces:
-                    delta = {"item_id": item["id"], "output_index": number, "delta": piece}
+                    delta = {"item_id": item["id"], "output_index": index, "delta": piece}
                     events.append(("response.function_call_arguments.delta", delta))
-                events.append(("response.output_item.done", {"output_index": number, "item": item}))
+                events.append(("response.output_item.done", {"output_index": index, "item": item}))
         final = {k: v for k, v in self.body(created_key="created_at").items() if k != "usage"}
         final["usage"] = self.responses_usage()
         end = "response.incomplete" if self.finish_reason == "length" else "response.completed"

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 
 from gradient_integrations.core import ResponseResult, ToolCall, Usage, build_request, parse_response
-from gradient_integrations.core.response import parse_usage
+from gradient_integrations.core.reader import parse_usage
 
 from ._support import (
     Script,

@@ -1,6 +1,6 @@
 """The stream assembler, event by event: documented sample streams, tool-call pieces, usage, end markers.
 
-Unit tests feed SSE `data` payloads straight into `StreamAssembler`; the fixture streams (DO's
+Unit tests feed SSE `data` payloads straight into `ResponseReader`; the fixture streams (DO's
 `response.chunk` example, DO's chat-chunk example, a vLLM typed-event stream) also go through the client.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from gradient_integrations.core import (
-    StreamAssembler,
+    ResponseReader,
     StreamDelta,
     StreamError,
     ToolCall,
@@ -25,8 +25,8 @@ from gradient_integrations.core import (
 from ._support import Script, acollect, collect, load_bytes, load_json, make_client, sse_reply
 
 
-def feed_all(*payloads: dict[str, Any] | str) -> tuple[StreamAssembler, list[StreamDelta]]:
-    assembler = StreamAssembler()
+def feed_all(*payloads: dict[str, Any] | str) -> tuple[ResponseReader, list[StreamDelta]]:
+    assembler = ResponseReader()
     deltas: list[StreamDelta] = []
     for payload in payloads:
         deltas += assembler.feed(payload if isinstance(payload, str) else json.dumps(payload))
@@ -93,11 +93,8 @@ def test_vllm_typed_stream_equals_its_non_streamed_body() -> None:
     assert error is None
     assert stream.result == parse_response(load_json("vllm_responses_body.json"))
     tool_chunks = [d.tool_call for d in deltas if d.kind == "tool_call"]
-    assert tool_chunks == [
-        ToolCallChunk(0, "call_paris", "get_weather", ""),
-        ToolCallChunk(0, None, None, '{"city": '),
-        ToolCallChunk(0, None, None, '"Paris"}'),
-    ]  # output_item.done repeats the full arguments: not added twice
+    # A typed call goes out once, whole, when its complete copy arrives; the repeats add nothing.
+    assert tool_chunks == [ToolCallChunk(0, "call_paris", "get_weather", '{"city": "Paris"}')]
 
 
 # -- tool-call pieces --------------------------------------------------------------------------------
@@ -174,7 +171,7 @@ def test_nothing_after_the_end_marker_counts() -> None:
 
 
 def test_blank_and_whitespace_payloads_are_ignored() -> None:
-    assembler = StreamAssembler()
+    assembler = ResponseReader()
     assert assembler.feed("") == [] and assembler.feed("  \n ") == []
     assert assembler.events == 0 and not assembler.done
 
@@ -255,7 +252,7 @@ async def test_streams_expose_the_text_and_reasoning_received_so_far() -> None:
 def test_text_so_far_is_one_shared_string_not_a_copy_per_call() -> None:
     """Asking for the text after every delta keeps one joined string (LlamaIndex's cumulative content
     shares it), and the final result's text is that same string."""
-    assembler = StreamAssembler()
+    assembler = ResponseReader()
     pieces = [f"w{index} " for index in range(600)]  # more than one internal block of pending pieces
     for piece in pieces:
         assembler.feed(json.dumps(chunk({"content": piece})))

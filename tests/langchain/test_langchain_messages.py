@@ -21,7 +21,7 @@ from langchain_support import do_chunks
 from gradient_integrations.core import (
     InvalidRequestError,
     ResponseResult,
-    StreamAssembler,
+    ResponseReader,
     StreamDelta,
     ToolCall,
     ToolCallChunk,
@@ -385,7 +385,7 @@ def test_v1_mode_emits_text_and_reasoning_as_indexed_blocks() -> None:
 
 
 def test_streamed_chunks_aggregate_to_the_same_message_as_the_result() -> None:
-    assembler = StreamAssembler()
+    assembler = ResponseReader()
     events = do_chunks(
         ["Sure", "."],
         reasoning=["think ", "hard"],

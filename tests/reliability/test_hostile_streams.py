@@ -204,15 +204,17 @@ def typed_events(answer: Answer) -> list[Event]:
         "output": [],
     }
     events = [event("response.created", response=response)]
+    # Each event names its item's position in the completed `output` (json_body's order), as servers do.
+    message = 1 if answer.reasoning_pieces else 0
     events += [
         event("response.reasoning_text.delta", item_id="rs_1", output_index=0, delta=piece)
         for piece in answer.reasoning_pieces
     ]
     events += [
-        event("response.output_text.delta", item_id="msg_1", output_index=1, delta=piece)
+        event("response.output_text.delta", item_id="msg_1", output_index=message, delta=piece)
         for piece in answer.text_pieces
     ]
-    for index, call in enumerate(answer.calls, start=2):
+    for index, call in enumerate(answer.calls, start=message + 1):
         item = {
             "type": "function_call",
             "id": f"fc_{index}",

@@ -2,7 +2,7 @@
 
 The full 1,000-stream run with its figures is `benchmarks/load_streams.py`. Here the streams share one
 pool wide enough for all of them, every stream must assemble exactly the scripted answer, and after each
-round no stream state may survive: no `StreamAssembler` or `(Async)ResponseStream` is left alive once the
+round no stream state may survive: no `ResponseReader` or `(Async)ResponseStream` is left alive once the
 round is over (beyond what was alive before the first measured round), and the traced Python heap stops
 growing after the first rounds (a leak of even one small object per stream would add to it every round).
 """
@@ -20,7 +20,7 @@ from gradient_integrations.core import (
     AsyncResponseStream,
     ResponsesClient,
     ResponseStream,
-    StreamAssembler,
+    ResponseReader,
     build_request,
 )
 from gradient_integrations.langchain import ChatGradient
@@ -40,7 +40,7 @@ GROWTH_LIMIT_KIB = 256
 def _live_stream_state() -> int:
     gc.collect()
     return sum(
-        isinstance(item, (StreamAssembler, ResponseStream, AsyncResponseStream)) for item in gc.get_objects()
+        isinstance(item, (ResponseReader, ResponseStream, AsyncResponseStream)) for item in gc.get_objects()
     )
 
 

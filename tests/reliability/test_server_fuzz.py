@@ -27,7 +27,7 @@ from core._support import openapi_schema, schema_bodies  # tests/ is on sys.path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gradient_integrations.core import StreamAssembler, build_request, parse_response
+from gradient_integrations.core import ResponseReader, build_request, parse_response
 from gradient_integrations.local import LocalServer
 
 _FUZZ = settings(
@@ -66,7 +66,7 @@ def check_answer(response: httpx.Response, body: Any) -> None:
         return
     assert response.status_code == 200
     if "text/event-stream" in response.headers["content-type"]:
-        assembler = StreamAssembler()
+        assembler = ResponseReader()
         for line in response.text.splitlines():
             if line.startswith("data:"):
                 assembler.feed(line[5:].strip())

@@ -1,0 +1,596 @@
+"""The one response reader: SSE events and whole JSON bodies in, normalized deltas and a `ResponseResult` out.
+
+No I/O. Everything the endpoint can send goes through `ResponseReader`, so a streamed answer and the same
+answer sent as JSON become the same result by construction:
+
+* a JSON body is read as what it is on the wire: the `response` object of a stream's final event
+  (`response.completed` / `.incomplete` / `.failed`), so `feed_body()` and a stream's end share one path;
+* every Responses output item lives in one table keyed by its position (`output_index`), never by id alone.
+  vLLM streams deltas under item ids that differ from the ids in `response.completed`, and repeats each item
+  in `response.output_item.done` and again in the completed payload: content arrives for an item at most
+  once, from its deltas when there were any, otherwise from the first whole copy of the item.
+
+Dialects, detected per event so a server may mix them:
+
+(a) DO's `response.chunk` and chat-style chunks: `choices[].delta` with `content`, `reasoning_content` /
+    `reasoning`, `tool_calls`; a usage-only last chunk; then `data: [DONE]`. Tool-call pieces without `index`:
+    a new `id` starts a call, a piece without `id` continues the last one.
+(b) vLLM / OpenAI typed events (`response.*`, `error`), with or without `sequence_number`; no `[DONE]`: the
+    stream ends with `response.completed`, `response.incomplete` (a normal end, finish reason from
+    `incomplete_details.reason`) or `response.failed` (`ResponseFailedError`, with the partial result).
+
+Rules worth knowing (the README's "What the endpoint sends" lists every shape with its source):
+
+* **Tool-call ids: the first id seen wins.** A stream's chunks carry the `call_id` of
+  `response.output_item.added`; when the completed payload names the same call differently (vLLM), the final
+  message and the history replayed to the model keep the streamed id, so a tool result always answers the id
+  the caller saw. Name and arguments are likewise taken from the first source that has them.
+* **Reasoning** is an item's `reasoning_text` content; an item that has only `summary` parts (OpenAI) gives
+  its summaries, joined by a blank line. A chat message gives `reasoning_content` or `reasoning`.
+* Events that carry nothing the result keeps are ignored on purpose: `content_part.*`, `reasoning_part.*`,
+  `reasoning_summary_part.*`, `output_text.annotation.added`, `*.done` text events whose deltas arrived,
+  `in_progress`, unknown types, `sequence_number` (vLLM sends `-1` on some events).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .errors import ResponseFailedError, StreamError
+from .response import ResponseResult, ToolCall, Usage
+
+__all__ = ["ResponseReader", "StreamDelta", "ToolCallChunk", "parse_response", "parse_usage"]
+
+DeltaKind = Literal["text", "reasoning", "tool_call", "finish"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallChunk:
+    """A piece of one tool call. `index` is stable for the call; `id`/`name` arrive on its first piece."""
+
+    index: int
+    id: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamDelta:
+    """One normalized stream event. Exactly one `finish` delta ends a successful stream."""
+
+    kind: DeltaKind
+    text: str = ""
+    tool_call: ToolCallChunk | None = None
+    usage: Usage | None = None
+    finish_reason: str | None = None
+
+
+class _TextBuffer:
+    """Collects a stream's many small text deltas in about their own size.
+
+    A list of token-sized strings costs ~65 bytes of object overhead per piece (8x a 1 MB answer);
+    joining every `_BLOCK` pending pieces into one block keeps the overhead negligible and stays O(n).
+    `value()` leaves the joined text as the only block, so a caller that wants the whole text after
+    every delta (LlamaIndex's cumulative `message.content`) shares that string instead of keeping a copy.
+    """
+
+    __slots__ = ("_blocks", "_pending")
+    _BLOCK = 256
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._pending: list[str] = []
+
+    def append(self, text: str) -> None:
+        pending = self._pending
+        pending.append(text)
+        if len(pending) >= self._BLOCK:
+            self._blocks.append("".join(pending))
+            pending.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self._blocks or self._pending)
+
+    def value(self) -> str:
+        if len(self._blocks) == 1 and not self._pending:
+            return self._blocks[0]
+        joined = "".join(self._blocks + self._pending)
+        self._blocks = [joined] if joined else []
+        self._pending = []
+        return joined
+
+
+@dataclass(slots=True)
+class _Call:
+    """One tool call. `whole` (arguments from a complete copy) wins over the concatenated `pieces`."""
+
+    id: str | None
+    name: str | None
+    pieces: list[str] = field(default_factory=list)
+    whole: str | None = None
+    sent: bool = False  # its first chunk went out: the only one that carries id and name
+
+    def arguments(self) -> str:
+        return self.whole if self.whole is not None else "".join(self.pieces)
+
+
+@dataclass(slots=True)
+class _Item:
+    """One Responses output item, as far as it has arrived. `sources` says which content came already."""
+
+    type: str | None
+    call: int | None = None  # index into the reader's calls, for function_call items
+    sources: set[str] = field(default_factory=set)  # "text", "refusal", "reasoning", "summary"
+    summary_part: int = -1
+
+
+_TEXT_DELTAS = frozenset({"response.output_text.delta", "response.text.delta"})
+_TEXT_DONE = frozenset({"response.output_text.done", "response.text.done"})
+_REASONING_DELTAS = frozenset({"response.reasoning_text.delta", "response.reasoning.delta"})
+_REASONING_DONE = frozenset({"response.reasoning_text.done", "response.reasoning.done"})
+_END_EVENTS = {
+    "response.completed": "completed",
+    "response.incomplete": "incomplete",
+    "response.failed": "failed",
+    "response.done": None,
+}
+# `incomplete_details.reason` -> the finish reason LangChain and LlamaIndex users know.
+_INCOMPLETE_REASONS = {
+    "max_output_tokens": "length",
+    "max_tokens": "length",
+    "content_filter": "content_filter",
+}
+_SUMMARY_SEPARATOR = "\n\n"
+
+
+class ResponseReader:
+    """Reads one answer, streamed or whole, into deltas and keeps what the final `ResponseResult` needs."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.events = 0
+        self._id = ""
+        self._model = ""
+        self._created: int | None = None
+        self._text = _TextBuffer()
+        self._reasoning = _TextBuffer()
+        self._refusal: list[str] = []
+        self._items: list[_Item] = []
+        self._item_ids: dict[str, int] = {}
+        self._calls: list[_Call] = []
+        self._chat_calls: dict[object, int] = {}
+        self._last_call: int | None = None
+        self._chat_content = False  # content came as chat deltas: output items would repeat it
+        self._usage: Usage | None = None
+        self._raw: dict[str, Any] | None = None  # the final payload, or the whole JSON body
+        self._raw_usage: dict[str, Any] | None = None
+        self._finish_reason: str | None = None
+        self._status: str | None = None
+
+    # -- input -------------------------------------------------------------------------------------
+    def feed(self, data: str) -> list[StreamDelta]:
+        """Read one SSE event's data. Raises `StreamError` (with the partial result) on bad input."""
+        if self.done:
+            return []  # anything after the end (a `[DONE]` after `response.completed`, noise) is ignored
+        payload = data.strip()
+        if not payload:
+            return []
+        if payload == "[DONE]":
+            return self._end(None)
+        try:
+            event = json.loads(payload)
+        except ValueError:
+            raise self.error(f"Malformed JSON in stream event: {payload[:200]!r}") from None
+        if not isinstance(event, dict):
+            raise self.error(f"Stream event is not a JSON object: {payload[:200]!r}")
+        self.events += 1
+        kind = event.get("type")
+        if isinstance(kind, str) and (kind.startswith("response.") or kind == "error"):
+            return self._typed(kind, event)
+        if event.get("error"):
+            raise self.error(_error_message(event.get("error")), ResponseFailedError)
+        return self._chunk(event)
+
+    def feed_body(self, body: dict[str, Any]) -> list[StreamDelta]:
+        """Read a whole JSON body: the same path as a stream's final event, so both give one result."""
+        return self._final(body, None)
+
+    # -- results -----------------------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        """The answer text received so far."""
+        return self._text.value()
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text received so far."""
+        return self._reasoning.value()
+
+    def snapshot(self) -> ResponseResult:
+        """Everything read so far (the `partial` of a failed stream)."""
+        calls = [
+            ToolCall(id=call.id or f"call_{index}", name=call.name or "", arguments=call.arguments())
+            for index, call in enumerate(self._calls)
+        ]
+        return ResponseResult(
+            id=self._id,
+            model=self._model,
+            created=self._created,
+            text=self._text.value(),
+            reasoning=self._reasoning.value(),
+            refusal="".join(self._refusal),
+            tool_calls=calls,
+            usage=self._usage,
+            finish_reason=self._finish_reason,
+            status=self._status,
+            raw=self._raw if self._raw is not None else self._chunk_raw(),
+        )
+
+    def _chunk_raw(self) -> dict[str, Any]:
+        """`raw` for an answer with no final payload (DO's chunk stream): its id, model and usage."""
+        raw: dict[str, Any] = {"id": self._id, "object": "response", "model": self._model}
+        if self._raw_usage is not None:
+            raw["usage"] = self._raw_usage
+        return raw
+
+    def result(self) -> ResponseResult:
+        """The final result; raises `StreamError` if the answer never reached its end."""
+        if not self.done:
+            raise self.error("Stream ended before [DONE] or response.completed")
+        return self.snapshot()
+
+    def error(self, message: str, cls: type[StreamError] = StreamError) -> StreamError:
+        return cls(message, partial=self.snapshot())
+
+    # -- dialect (a): response.chunk / chat chunks -------------------------------------------------
+    def _chunk(self, chunk: dict[str, Any]) -> list[StreamDelta]:
+        self._meta(chunk)
+        deltas: list[StreamDelta] = []
+        for choice in chunk.get("choices") or ():
+            if isinstance(choice, dict):
+                deltas.extend(self._choice(choice))
+        self._take_usage(chunk.get("usage"))
+        return deltas
+
+    def _choice(self, choice: dict[str, Any], *, fill: bool = False) -> list[StreamDelta]:
+        """A chat `delta` or whole `message`; with `fill`, only the parts no output item supplied."""
+        self._chat_content = self._chat_content or not fill
+        whole = "delta" not in choice
+        message = choice.get("delta") if not whole else choice.get("message")
+        message = message if isinstance(message, dict) else {}
+        deltas: list[StreamDelta] = []
+        reasoning = message.get("reasoning_content") or message.get("reasoning")
+        if isinstance(reasoning, str) and not (fill and self._reasoning):
+            deltas.extend(self._add_reasoning(reasoning))
+        content = message.get("content")
+        if isinstance(content, str) and not (fill and self._text):
+            deltas.extend(self._add_text(content))
+        refusal = message.get("refusal")
+        if isinstance(refusal, str) and refusal and not (fill and self._refusal):
+            self._refusal.append(refusal)
+        if not (fill and self._calls):
+            for position, piece in enumerate(message.get("tool_calls") or ()):
+                if isinstance(piece, dict):
+                    # A whole message lists whole calls: each entry is its own call, whatever its id.
+                    deltas.append(self._chat_tool_piece(piece, position if whole else None))
+        if choice.get("finish_reason"):
+            self._finish_reason = str(choice["finish_reason"])
+        return deltas
+
+    def _chat_tool_piece(self, piece: dict[str, Any], position: int | None) -> StreamDelta:
+        function = piece.get("function") or {}
+        call_id = piece.get("id") or None
+        name = function.get("name") if isinstance(function.get("name"), str) else None
+        arguments = function.get("arguments") or ""
+        if position is not None:
+            key: object = ("whole", position)
+        elif piece.get("index") is not None:
+            key = ("index", piece["index"])
+        elif call_id is not None:
+            key = ("id", call_id)
+        else:  # DO's spec: a piece with neither continues the last call
+            key = None if self._last_call is not None else ("anonymous", len(self._calls))
+        index = self._last_call if key is None else self._chat_calls.get(key)
+        if index is None:
+            index = self._chat_calls[key] = self._new_call(call_id, name)
+        call = self._calls[index]
+        call.id, call.name, call.sent = call.id or call_id, call.name or name, True
+        call.pieces.append(arguments)
+        self._last_call = index
+        # Chat pieces go out as they come, the id and name only on the piece that brought them.
+        return StreamDelta("tool_call", tool_call=ToolCallChunk(index, call_id, name, arguments))
+
+    # -- dialect (b): typed response.* events -----------------------------------------------------
+    def _typed(self, kind: str, event: dict[str, Any]) -> list[StreamDelta]:
+        if kind in _TEXT_DELTAS:
+            item = self._item_for(event, "message")
+            item.sources.add("text")
+            return self._add_text(str(event.get("delta") or ""))
+        if kind in _REASONING_DELTAS:
+            return self._reasoning_delta(self._item_for(event, "reasoning"), "reasoning", event)
+        if kind == "response.reasoning_summary_text.delta":
+            return self._reasoning_delta(self._item_for(event, "reasoning"), "summary", event)
+        if kind == "response.function_call_arguments.delta":
+            call = self._typed_call(self._item_for(event, "function_call"), {})
+            call.pieces.append(str(event.get("delta") or ""))
+            return []
+        if kind == "response.output_item.added":
+            body = _item_body(event)
+            item = self._item_for(event, body.get("type"), body)
+            if body.get("type") == "function_call":
+                self._typed_call(item, body)
+            return []
+        if kind == "response.output_item.done":
+            body = _item_body(event)
+            return self._whole_item(self._item_for(event, body.get("type"), body), body)
+        if kind in _TEXT_DONE:
+            return self._fill(self._item_for(event, "message"), "text", event.get("text"))
+        if kind in _REASONING_DONE:
+            return self._fill(self._item_for(event, "reasoning"), "reasoning", event.get("text"))
+        if kind == "response.refusal.delta":
+            self._item_for(event, "message").sources.add("refusal")
+            self._refusal.append(str(event.get("delta") or ""))
+            return []
+        if kind == "response.refusal.done":
+            return self._fill(self._item_for(event, "message"), "refusal", event.get("refusal"))
+        if kind == "response.function_call_arguments.done":
+            return self._whole_call(self._item_for(event, "function_call"), event)
+        if kind in ("response.created", "response.in_progress", "response.queued"):
+            response = event.get("response")
+            if isinstance(response, dict):
+                self._meta(response)
+            return []
+        if kind in _END_EVENTS:
+            response = event.get("response")
+            return self._final(response if isinstance(response, dict) else {}, _END_EVENTS[kind])
+        if kind == "error":
+            raise self.error(_error_message(event.get("error") or event), ResponseFailedError)
+        return []  # informational events (content_part.*, *_part.*, annotations, unknown types)
+
+    def _reasoning_delta(self, item: _Item, source: str, event: dict[str, Any]) -> list[StreamDelta]:
+        # An item gives its reasoning from one source: content (`reasoning_text`) or its summaries.
+        other = "summary" if source == "reasoning" else "reasoning"
+        if other in item.sources:
+            return []
+        item.sources.add(source)
+        text = str(event.get("delta") or "")
+        if source == "summary":
+            part = event.get("summary_index")
+            if isinstance(part, int) and part != item.summary_part:
+                if item.summary_part >= 0 and text:
+                    text = _SUMMARY_SEPARATOR + text
+                item.summary_part = part
+        return self._add_reasoning(text)
+
+    # -- the item table ----------------------------------------------------------------------------
+    def _item_for(self, event: dict[str, Any], kind: Any, body: dict[str, Any] | None = None) -> _Item:
+        """The item an event is about: by `output_index`, else by a known item id, else by arrival."""
+        position = event.get("output_index")
+        item_id = event.get("item_id") or (body or {}).get("id")
+        if not isinstance(position, int) or position < 0:
+            position = self._item_ids.get(item_id) if isinstance(item_id, str) else None
+        if position is None:
+            # No position given: a delta continues the last item of its kind; a whole item is the next one.
+            last = self._items[-1] if self._items else None
+            same = last is not None and last.type in (None, kind)
+            position = len(self._items) - 1 if body is None and same else len(self._items)
+        return self._item_at(position, kind, item_id)
+
+    def _item_at(self, position: int, kind: Any, item_id: Any) -> _Item:
+        while len(self._items) <= position:
+            self._items.append(_Item(type=None))
+        item = self._items[position]
+        if item.type is None and isinstance(kind, str):
+            item.type = kind
+        if isinstance(item_id, str) and item_id not in self._item_ids:
+            self._item_ids[item_id] = position
+        return item
+
+    def _typed_call(self, item: _Item, body: dict[str, Any]) -> _Call:
+        """The call of a function_call item, made on its first event (the first id and name seen win)."""
+        if item.call is None:
+            call_id = body.get("call_id") or body.get("id")
+            item.call = self._new_call(call_id if isinstance(call_id, str) else None, body.get("name"))
+        call = self._calls[item.call]
+        if call.name is None and isinstance(body.get("name"), str):
+            call.name = body["name"]
+        return call
+
+    def _whole_call(self, item: _Item, body: dict[str, Any]) -> list[StreamDelta]:
+        """A complete copy of a call: its arguments win over the deltas, and the call goes out whole.
+
+        Typed streams send each call as one chunk, once a complete copy arrives (`arguments.done`,
+        `output_item.done`, or the final payload): vLLM's argument deltas do not always add up to the
+        arguments it reports (`{}` then `{"text": ...}`), and a chunk cannot take back what it sent.
+        """
+        call = self._typed_call(item, body)
+        arguments = body.get("arguments")
+        if call.whole is None and isinstance(arguments, str) and arguments:
+            call.whole = arguments
+        return self._send_call(item.call) if item.call is not None else []
+
+    def _whole_item(self, item: _Item, body: dict[str, Any]) -> list[StreamDelta]:
+        """A whole item (`output_item.done`, a final payload, a JSON body): fills in what has not arrived."""
+        kind = body.get("type") or item.type
+        if kind == "function_call":
+            return self._whole_call(item, body)
+        if kind == "text":  # the Stainless SDK's bare `{"type": "text", "text": ...}` item
+            return self._fill(item, "text", body.get("text"))
+        content = body.get("content")
+        if isinstance(content, str):
+            return self._fill(item, "reasoning" if kind == "reasoning" else "text", content)
+        texts: list[str] = []
+        reasoning: list[str] = []
+        refusals: list[str] = []
+        for part in content if isinstance(content, list) else ():
+            if not isinstance(part, dict):
+                continue
+            if isinstance(part.get("refusal"), str):
+                refusals.append(part["refusal"])
+            elif isinstance(part.get("text"), str):
+                # An item without `type` (the DO docs' elided example) is told apart by its parts.
+                is_reasoning = part.get("type") == "reasoning_text" or kind == "reasoning"
+                (reasoning if is_reasoning else texts).append(part["text"])
+        deltas = self._fill(item, "reasoning", "".join(reasoning) if reasoning else None)
+        if kind == "reasoning" and not reasoning:
+            summaries = [p.get("text") for p in body.get("summary") or () if isinstance(p, dict)]
+            texts_only = [text for text in summaries if isinstance(text, str)]
+            if texts_only:
+                deltas += self._fill(item, "summary", _SUMMARY_SEPARATOR.join(texts_only))
+        deltas += self._fill(item, "text", "".join(texts) if texts else None)
+        deltas += self._fill(item, "refusal", "".join(refusals) if refusals else None)
+        return deltas
+
+    def _fill(self, item: _Item, source: str, value: Any) -> list[StreamDelta]:
+        """Content from a whole copy: taken only if nothing of its kind arrived for this item yet."""
+        if not isinstance(value, str) or not value:
+            return []
+        related = {"reasoning": ("reasoning", "summary"), "summary": ("reasoning", "summary")}.get(
+            source, (source,)
+        )
+        if any(name in item.sources for name in related):
+            return []
+        item.sources.add(source)
+        if source == "text":
+            return self._add_text(value)
+        if source in ("reasoning", "summary"):
+            return self._add_reasoning(value)
+        self._refusal.append(value)  # refusal
+        return []
+
+    # -- the end -----------------------------------------------------------------------------------
+    def _final(self, response: dict[str, Any], status: str | None) -> list[StreamDelta]:
+        """A final event's `response`, or a whole JSON body: every item once, usage, the finish state."""
+        self._meta(response)
+        self._raw = response
+        deltas: list[StreamDelta] = []
+        output = response.get("output") if not self._chat_content else None
+        for position, body in enumerate(output if isinstance(output, list) else ()):
+            if isinstance(body, dict):
+                item = self._item_at(position, body.get("type"), None)
+                deltas += self._whole_item(item, body)
+        choices = response.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            deltas += self._choice(choices[0], fill=True)
+        self._take_usage(response.get("usage"))
+        status = response.get("status") or status
+        details = response.get("incomplete_details")
+        if status is None and isinstance(details, dict) and details:
+            status = "incomplete"  # no status, but the details say the answer was cut
+        if status == "failed":
+            error = response.get("error") or "the server reported status 'failed'"
+            raise self.error(_error_message(error), ResponseFailedError)
+        if status == "incomplete" and self._finish_reason is None:
+            reason = details.get("reason") if isinstance(details, dict) else None
+            self._finish_reason = _INCOMPLETE_REASONS.get(str(reason), str(reason) if reason else "length")
+        return deltas + self._end(status if isinstance(status, str) else None)
+
+    def _end(self, status: str | None) -> list[StreamDelta]:
+        self.done = True
+        deltas = [delta for index in range(len(self._calls)) for delta in self._send_call(index)]
+        finish = self._finish_reason
+        if finish is None:
+            if status == "incomplete":
+                finish = "length"
+            elif status == "cancelled":
+                finish = "error"
+            else:
+                finish = "tool_calls" if self._calls else "stop"
+        if status is None:
+            status = {"length": "incomplete", "error": "failed"}.get(finish, "completed")
+        self._finish_reason, self._status = finish, status
+        return [*deltas, StreamDelta("finish", usage=self._usage, finish_reason=finish)]
+
+    # -- shared helpers ----------------------------------------------------------------------------
+    def _meta(self, response: dict[str, Any]) -> None:
+        if response.get("id") and not self._id:
+            self._id = str(response["id"])
+        if response.get("model") and not self._model:
+            self._model = str(response["model"])
+        created = (
+            response.get("created") if response.get("created") is not None else response.get("created_at")
+        )
+        if isinstance(created, int) and self._created is None:
+            self._created = created
+
+    def _add_text(self, text: str) -> list[StreamDelta]:
+        if not text:
+            return []
+        self._text.append(text)
+        return [StreamDelta("text", text=text)]
+
+    def _add_reasoning(self, text: str) -> list[StreamDelta]:
+        if not text:
+            return []
+        self._reasoning.append(text)
+        return [StreamDelta("reasoning", text=text)]
+
+    def _new_call(self, call_id: str | None, name: Any) -> int:
+        self._calls.append(_Call(id=call_id, name=name if isinstance(name, str) else None))
+        return len(self._calls) - 1
+
+    def _send_call(self, index: int) -> list[StreamDelta]:
+        call = self._calls[index]
+        if call.sent:
+            return []
+        call.sent = True
+        chunk = ToolCallChunk(index, call.id, call.name, call.arguments())
+        return [StreamDelta("tool_call", tool_call=chunk)]
+
+    def _take_usage(self, usage: Any) -> None:
+        if isinstance(usage, dict) and usage:
+            self._raw_usage = usage
+            self._usage = parse_usage(usage)
+
+
+def _item_body(event: dict[str, Any]) -> dict[str, Any]:
+    item = event.get("item")
+    return item if isinstance(item, dict) else {}
+
+
+def parse_response(raw: dict[str, Any]) -> ResponseResult:
+    """Read a whole (non-streaming) body into a `ResponseResult`, through the one reader."""
+    reader = ResponseReader()
+    reader.feed_body(raw)
+    return reader.result()
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _details(usage: dict[str, Any], *names: str) -> dict[str, Any]:
+    for name in names:
+        value = usage.get(name)
+        if isinstance(value, dict):
+            return value
+    return {}
+
+
+def parse_usage(usage: dict[str, Any] | None) -> Usage | None:
+    """Read Responses-style or chat-style usage; None when absent."""
+    if not usage:
+        return None
+    input_tokens = _int(usage.get("input_tokens", usage.get("prompt_tokens")))
+    output_tokens = _int(usage.get("output_tokens", usage.get("completion_tokens")))
+    total = _int(usage.get("total_tokens")) or input_tokens + output_tokens
+    input_details = _details(usage, "input_tokens_details", "prompt_tokens_details")
+    output_details = _details(usage, "output_tokens_details", "completion_tokens_details")
+    cached = _int(input_details.get("cached_tokens")) or _int(usage.get("cache_read_input_tokens"))
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        total_tokens=total,
+        cached_tokens=cached,
+        reasoning_tokens=_int(output_details.get("reasoning_tokens")),
+    )
+
+
+def _error_message(error: Any) -> str:
+    if isinstance(error, dict):
+        message = error.get("message") or error.get("detail") or json.dumps(error)[:300]
+        code = error.get("code") or error.get("type") or error.get("id")
+        return f"Stream error: {message}" + (f" ({code})" if code and code != "error" else "")
+    return f"Stream error: {error}"
