@@ -20,8 +20,8 @@ from langchain_support import do_chunks
 
 from gradient_integrations.core import (
     InvalidRequestError,
-    ResponseResult,
     ResponseReader,
+    ResponseResult,
     StreamDelta,
     ToolCall,
     ToolCallChunk,

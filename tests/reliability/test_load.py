@@ -18,9 +18,9 @@ from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from gradient_integrations.core import (
     AsyncResponseStream,
+    ResponseReader,
     ResponsesClient,
     ResponseStream,
-    ResponseReader,
     build_request,
 )
 from gradient_integrations.langchain import ChatGradient
