@@ -31,7 +31,7 @@ from .errors import (
     StreamTimeoutError,
     status_error_from_response,
 )
-from .reader import ResponseReader, StreamDelta, parse_response
+from .reader import ResponseReader, StreamDelta
 from .request import ResponseRequest
 from .response import ResponseResult
 from .retry import RetryPolicy
@@ -78,6 +78,16 @@ def _decode_json(response: httpx.Response) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise APIError(f"Endpoint returned JSON that is not an object: {type(body).__name__}")
     return body
+
+
+def _is_event_stream(response: httpx.Response) -> bool:
+    # Either form may answer either request: a stream request answered with JSON (a proxy, an old server)
+    # or a plain request answered with SSE is read all the same.
+    return "text/event-stream" in response.headers.get("content-type", "")
+
+
+def _body_lost(response: httpx.Response, exc: httpx.TransportError) -> APIConnectionError:
+    return APIConnectionError(f"Connection lost reading the body: {exc}", request=response.request)
 
 
 _Client = TypeVar("_Client", bound="_ClientBase")
@@ -346,15 +356,13 @@ class ResponsesClient(_ClientBase):
     ) -> ResponseResult:
         """One non-streaming call, retried per the policy; returns the normalized result."""
         response = self._send(request, stream=False, extra_headers=extra_headers)
+        reader = ResponseReader()
         try:
-            response.read()
-        except httpx.TransportError as exc:
-            raise APIConnectionError(
-                f"Connection lost reading the body: {exc}", request=response.request
-            ) from exc
+            for _ in self._read(response, reader):
+                pass
         finally:
             response.close()
-        return parse_response(_decode_json(response))
+        return reader.result()
 
     def stream(
         self, request: ResponseRequest, *, extra_headers: Mapping[str, str] | None = None
@@ -367,20 +375,27 @@ class ResponsesClient(_ClientBase):
     ) -> Generator[StreamDelta, None, None]:
         response = self._send(request, stream=True, extra_headers=extra_headers)
         try:
-            if "text/event-stream" not in response.headers.get("content-type", ""):
-                response.read()
-                yield from reader.feed_body(_decode_json(response))
-                return
-            try:
-                for event in EventSource(response).iter_sse():
-                    yield from reader.feed(event.data)
-                    if reader.done:
-                        return
-            except httpx.TransportError as exc:
-                self._mid_stream_failure(reader, exc, self.settings.stream_idle_timeout)
-            reader.result()  # raises: the connection ended without an end marker
+            yield from self._read(response, reader)
         finally:
             response.close()
+
+    def _read(self, response: httpx.Response, reader: ResponseReader) -> Generator[StreamDelta, None, None]:
+        """A successful response's answer as deltas, in whichever form the server chose to send it."""
+        if not _is_event_stream(response):
+            try:
+                response.read()
+            except httpx.TransportError as exc:
+                raise _body_lost(response, exc) from exc
+            yield from reader.feed_body(_decode_json(response))
+            return
+        try:
+            for event in EventSource(response).iter_sse():
+                yield from reader.feed(event.data)
+                if reader.done:
+                    return
+        except httpx.TransportError as exc:
+            self._mid_stream_failure(reader, exc, self.settings.stream_idle_timeout)
+        reader.result()  # raises: the connection ended without an end marker
 
     # -- async I/O ---------------------------------------------------------------------------------
     async def _asend(
@@ -413,15 +428,13 @@ class ResponsesClient(_ClientBase):
     ) -> ResponseResult:
         """Async `create`."""
         response = await self._asend(request, stream=False, extra_headers=extra_headers)
+        reader = ResponseReader()
         try:
-            await response.aread()
-        except httpx.TransportError as exc:
-            raise APIConnectionError(
-                f"Connection lost reading the body: {exc}", request=response.request
-            ) from exc
+            async for _ in self._aread(response, reader):
+                pass
         finally:
             await response.aclose()
-        return parse_response(_decode_json(response))
+        return reader.result()
 
     def astream(
         self, request: ResponseRequest, *, extra_headers: Mapping[str, str] | None = None
@@ -434,22 +447,32 @@ class ResponsesClient(_ClientBase):
     ) -> AsyncGenerator[StreamDelta, None]:
         response = await self._asend(request, stream=True, extra_headers=extra_headers)
         try:
-            if "text/event-stream" not in response.headers.get("content-type", ""):
-                await response.aread()
-                for delta in reader.feed_body(_decode_json(response)):
-                    yield delta
-                return
-            try:
-                async for event in EventSource(response).aiter_sse():
-                    for delta in reader.feed(event.data):
-                        yield delta
-                    if reader.done:
-                        return
-            except httpx.TransportError as exc:
-                self._mid_stream_failure(reader, exc, self.settings.stream_idle_timeout)
-            reader.result()  # raises: the connection ended without an end marker
+            async for delta in self._aread(response, reader):
+                yield delta
         finally:
             await response.aclose()
+
+    async def _aread(
+        self, response: httpx.Response, reader: ResponseReader
+    ) -> AsyncGenerator[StreamDelta, None]:
+        """Async `_read`."""
+        if not _is_event_stream(response):
+            try:
+                await response.aread()
+            except httpx.TransportError as exc:
+                raise _body_lost(response, exc) from exc
+            for delta in reader.feed_body(_decode_json(response)):
+                yield delta
+            return
+        try:
+            async for event in EventSource(response).aiter_sse():
+                for delta in reader.feed(event.data):
+                    yield delta
+                if reader.done:
+                    return
+        except httpx.TransportError as exc:
+            self._mid_stream_failure(reader, exc, self.settings.stream_idle_timeout)
+        reader.result()  # raises: the connection ended without an end marker
 
 
 class _AssembledStream:

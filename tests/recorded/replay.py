@@ -1,0 +1,143 @@
+"""Replaying a recorded exchange: the recorded bytes served in arbitrary pieces, and what must come out.
+
+`serve()` builds a fake endpoint that answers every request with one exchange's status, content type and
+body, cut at pseudo-random byte offsets (seeded, so a failure replays exactly). `Expected` reads the
+exchange's entry in `expected.json`; the checks compare a core `ResponseResult`, a LangChain message or a
+LlamaIndex response against it, each in that framework's own terms.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from corpus import Exchange, load_corpus, load_expected
+
+from gradient_integrations.core import ResponseResult
+
+BASE_URL = "https://gradient.test"
+TEST_KEY = "test-key-not-secret"
+
+CORPUS = load_corpus()
+EXPECTED = load_expected()
+ANSWERS = [exchange for exchange in CORPUS if 200 <= exchange.status < 300]
+ERRORS = [exchange for exchange in CORPUS if exchange.status >= 400]
+MODES = ("invoke", "stream", "ainvoke", "astream")
+
+
+def cuts(exchange: Exchange, salt: str) -> list[bytes]:
+    """The body in 1 to 64 pieces cut at random offsets (inside multibyte characters and CRLFs too)."""
+    body = exchange.body
+    rng = random.Random(zlib.crc32(f"{exchange.name}/{salt}".encode()))
+    count = min(len(body) - 1, rng.randint(0, 63))
+    points = sorted(rng.sample(range(1, len(body)), count)) if count > 0 else []
+    edges = [0, *points, len(body)]
+    return [body[start:end] for start, end in itertools.pairwise(edges)]
+
+
+@dataclass
+class Served:
+    """A fake endpoint that plays one exchange, sync and async; `requests` counts what reached it."""
+
+    exchange: Exchange
+    salt: str
+    requests: int = 0
+
+    def _response(self, request: httpx.Request, *, is_async: bool) -> httpx.Response:
+        self.requests += 1
+        pieces = cuts(self.exchange, f"{self.salt}/{self.requests}")
+        headers = {"content-type": self.exchange.content_type or "application/json"}
+
+        def sync_body() -> Any:
+            yield from pieces
+
+        async def async_body() -> Any:
+            for piece in pieces:
+                yield piece
+
+        content = async_body() if is_async else sync_body()
+        return httpx.Response(self.exchange.status, headers=headers, content=content, request=request)
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(lambda request: self._response(request, is_async=False))
+
+    @property
+    def async_transport(self) -> httpx.MockTransport:
+        async def answer(request: httpx.Request) -> httpx.Response:
+            return self._response(request, is_async=True)
+
+        return httpx.MockTransport(answer)
+
+
+def model_of(exchange: Exchange) -> str:
+    model = (exchange.request_body or {}).get("model")
+    return model if isinstance(model, str) and model else "recorded-model"
+
+
+@dataclass(frozen=True)
+class ExpectedCall:
+    name: str
+    arguments: dict[str, Any]
+    id: str
+
+
+@dataclass(frozen=True)
+class Expected:
+    """What a correct client reads from one 2xx exchange (see the corpus README for how it was derived)."""
+
+    text: str
+    reasoning: str
+    calls: list[ExpectedCall]
+    usage: dict[str, int] | None
+    status: str
+    finish_reason: str
+    error_message: str | None
+
+    @classmethod
+    def of(cls, exchange: Exchange) -> Expected:
+        entry = EXPECTED[exchange.name]
+        # The id rule: the first id seen wins, so a stream keeps the call_id its chunks carried.
+        calls = [
+            ExpectedCall(
+                call["name"],
+                call["arguments"],
+                (call["call_id_streamed"] if exchange.stream else None) or call["call_id_final"],
+            )
+            for call in entry["tool_calls"]
+        ]
+        status = entry["status"]
+        if status == "incomplete":
+            reason = entry["incomplete_reason"]
+            finish = {"max_output_tokens": "length"}.get(reason, reason)
+        else:
+            finish = "tool_calls" if calls else "stop"
+        return cls(
+            text=entry["text"],
+            reasoning=entry["reasoning"],
+            calls=calls,
+            usage=entry["usage"],
+            status=status,
+            finish_reason=finish,
+            error_message=entry.get("error_message"),
+        )
+
+
+def check_result(result: ResponseResult, expected: Expected) -> None:
+    assert result.text == expected.text
+    assert result.reasoning == expected.reasoning
+    assert [call.name for call in result.tool_calls] == [call.name for call in expected.calls]
+    assert [json.loads(call.arguments) for call in result.tool_calls] == [c.arguments for c in expected.calls]
+    assert [call.id for call in result.tool_calls] == [call.id for call in expected.calls]
+    if expected.usage is None:
+        assert result.usage is None
+    else:
+        assert result.usage is not None
+        got = {name: getattr(result.usage, name) for name in expected.usage}
+        assert got == expected.usage
+    assert (result.status, result.finish_reason) == (expected.status, expected.finish_reason)
