@@ -251,17 +251,38 @@ def _error_fields(body: Any) -> tuple[str | None, str | None, str | None]:
     )
 
 
+_TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title>")
+_TAGS = re.compile(r"(?s)<(script|style)\b.*?</\1\s*>|<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def _page_text(text: str) -> str | None:
+    """A readable line from a non-JSON body: an HTML page's title (else its text), never the raw markup."""
+    title = _TITLE.search(text)
+    if title and _SPACE.sub(" ", title.group(1)).strip():
+        return _SPACE.sub(" ", title.group(1)).strip()[:200]
+    plain = _SPACE.sub(" ", _TAGS.sub(" ", text)).strip()
+    return plain[:200] or None
+
+
 def status_error_from_response(response: httpx.Response) -> APIStatusError:
-    """Build the typed error for a non-2xx response whose body has already been read."""
+    """Build the typed error for a non-2xx response whose body has already been read.
+
+    Bodies as they really arrive: DO's `{"id", "message", "request_id"}`, OpenAI's (forwarded commercial
+    models) `{"error": {"message", "type", "param", "code"}}`, or no JSON at all (a proxy's or load
+    balancer's HTML page: its title, or a short plain text, is the message; `body` keeps the raw text).
+    """
     try:
         body: Any = response.json()
     except ValueError:
         body = response.text[:2000] or None
     error_id, message, request_id = _error_fields(body)
+    if message is None and isinstance(body, str):
+        message = _page_text(body)
     request_id = request_id or response.headers.get("x-request-id")
     status = response.status_code
     cls = _STATUS_ERRORS.get(status, InternalServerError if status >= 500 else APIStatusError)
-    detail = message or (body if isinstance(body, str) else None) or response.reason_phrase or "error"
+    detail = message or response.reason_phrase or "error"
     text = f"Error code: {status} - {detail}"
     if error_id:
         text += f" (id: {error_id})"
