@@ -303,11 +303,17 @@ def tool_calls_from(calls: Sequence[WireToolCall]) -> tuple[list[ToolCall], list
     return valid, invalid
 
 
+def _extra_kwargs(result: ResponseResult) -> dict[str, Any]:
+    """`reasoning_content` and (as ChatOpenAI names it) `refusal`, where the answer has them."""
+    extra = {"reasoning_content": result.reasoning, "refusal": result.refusal}
+    return {key: value for key, value in extra.items() if value}
+
+
 def message_from_result(result: ResponseResult, *, requested_model: str) -> AIMessage:
     tool_calls, invalid_tool_calls = tool_calls_from(result.tool_calls)
     return AIMessage(
         content=result.text,
-        additional_kwargs={"reasoning_content": result.reasoning} if result.reasoning else {},
+        additional_kwargs=_extra_kwargs(result),
         tool_calls=tool_calls,
         invalid_tool_calls=invalid_tool_calls,
         usage_metadata=usage_metadata_from(result.usage) if result.usage else None,
@@ -383,6 +389,7 @@ class ChunkMapper:
         usage = delta.usage or result.usage
         return AIMessageChunk(
             content=[] if self._blocks else "",
+            additional_kwargs={"refusal": result.refusal} if result.refusal else {},
             usage_metadata=usage_metadata_from(usage) if usage and self._include_usage else None,
             response_metadata=response_metadata_from(result, requested_model=self._requested_model),
             id=result.id or None,

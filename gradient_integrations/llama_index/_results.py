@@ -84,6 +84,8 @@ def chat_response_from_result(result: ResponseResult, *, delta: str | None = Non
         "model": result.model,
         "id": result.id,
     }
+    if result.refusal:
+        additional["refusal"] = result.refusal
     return ChatResponse(message=message, raw=result.raw, delta=delta, additional_kwargs=additional)
 
 
