@@ -12,13 +12,16 @@ import itertools
 import json
 import random
 import zlib
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from corpus import Exchange, load_corpus, load_expected
 
-from gradient_integrations.core import ResponseResult
+from gradient_integrations.core import ResponseResult, ResponsesClient, StreamError
+from gradient_integrations.langchain import ChatGradient
+from gradient_integrations.llama_index import GradientLLM
 
 BASE_URL = "https://gradient.test"
 TEST_KEY = "test-key-not-secret"
@@ -80,6 +83,42 @@ def model_of(exchange: Exchange) -> str:
     return model if isinstance(model, str) and model else "recorded-model"
 
 
+# -- the three layers, each wired to an endpoint that plays one exchange ------------------------------
+def core_client(exchange: Exchange, salt: str) -> ResponsesClient:
+    endpoint = Served(exchange, salt)
+    return ResponsesClient(
+        api_key=TEST_KEY,
+        base_url=BASE_URL,
+        max_retries=0,
+        transport=endpoint.transport,
+        async_transport=endpoint.async_transport,
+    )
+
+
+def chat_model(exchange: Exchange, salt: str) -> ChatGradient:
+    endpoint = Served(exchange, salt)
+    return ChatGradient(
+        model=model_of(exchange),
+        api_key=TEST_KEY,
+        base_url=BASE_URL,
+        max_retries=0,
+        http_client=httpx.Client(transport=endpoint.transport),
+        http_async_client=httpx.AsyncClient(transport=endpoint.async_transport),
+    )
+
+
+def llama_llm(exchange: Exchange, salt: str) -> GradientLLM:
+    endpoint = Served(exchange, salt)
+    return GradientLLM(
+        model=model_of(exchange),
+        api_key=TEST_KEY,
+        base_url=BASE_URL,
+        max_retries=0,
+        http_client=httpx.Client(transport=endpoint.transport),
+        async_http_client=httpx.AsyncClient(transport=endpoint.async_transport),
+    )
+
+
 @dataclass(frozen=True)
 class ExpectedCall:
     name: str
@@ -126,6 +165,17 @@ class Expected:
             finish_reason=finish,
             error_message=entry.get("error_message"),
         )
+
+
+async def assert_fails_as_recorded(expected: Expected, call: Awaitable[object]) -> None:
+    """A recorded `response.failed`: every layer raises a `StreamError` carrying the server's message."""
+    assert expected.error_message is not None
+    try:
+        await call
+    except StreamError as exc:
+        assert expected.error_message in str(exc)
+    else:
+        raise AssertionError("a failed response was read as a success")
 
 
 def check_result(result: ResponseResult, expected: Expected) -> None:

@@ -13,40 +13,34 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 from corpus import Exchange
 from langchain_core.messages import AIMessage, HumanMessage
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole, ThinkingBlock
-from replay import ANSWERS, BASE_URL, MODES, TEST_KEY, Expected, Served, check_result, model_of
+from replay import (
+    ANSWERS,
+    MODES,
+    Expected,
+    assert_fails_as_recorded,
+    chat_model,
+    check_result,
+    core_client,
+    llama_llm,
+    model_of,
+)
 
 from gradient_integrations.core import (
-    ResponseFailedError,
     ResponseResult,
-    ResponsesClient,
-    StreamError,
     build_request,
 )
-from gradient_integrations.langchain import ChatGradient
 from gradient_integrations.llama_index import GradientLLM
 
 IDS = [exchange.name for exchange in ANSWERS]
 
 
-def served(exchange: Exchange, salt: str) -> Served:
-    return Served(exchange, salt)
-
-
 # -- the core ----------------------------------------------------------------------------------------
 async def core_result(exchange: Exchange, mode: str) -> ResponseResult:
-    endpoint = served(exchange, f"core/{mode}")
-    client = ResponsesClient(
-        api_key=TEST_KEY,
-        base_url=BASE_URL,
-        max_retries=0,
-        transport=endpoint.transport,
-        async_transport=endpoint.async_transport,
-    )
+    client = core_client(exchange, f"core/{mode}")
     request = build_request(model=model_of(exchange), input="replayed")
     if mode == "invoke":
         return client.create(request)
@@ -68,28 +62,13 @@ async def core_result(exchange: Exchange, mode: str) -> ResponseResult:
 async def test_core_reads_every_recording(exchange: Exchange, mode: str) -> None:
     expected = Expected.of(exchange)
     if expected.status == "failed":
-        with pytest.raises(ResponseFailedError) as caught:
-            await core_result(exchange, mode)
-        assert expected.error_message is not None and expected.error_message in str(caught.value)
-        return
+        return await assert_fails_as_recorded(expected, core_result(exchange, mode))
     check_result(await core_result(exchange, mode), expected)
 
 
 # -- LangChain ---------------------------------------------------------------------------------------
-def chat_model(exchange: Exchange, mode: str) -> ChatGradient:
-    endpoint = served(exchange, f"langchain/{mode}")
-    return ChatGradient(
-        model=model_of(exchange),
-        api_key=TEST_KEY,
-        base_url=BASE_URL,
-        max_retries=0,
-        http_client=httpx.Client(transport=endpoint.transport),
-        http_async_client=httpx.AsyncClient(transport=endpoint.async_transport),
-    )
-
-
 async def langchain_message(exchange: Exchange, mode: str) -> AIMessage:
-    llm = chat_model(exchange, mode)
+    llm = chat_model(exchange, f"langchain/{mode}")
     prompt = [HumanMessage("replayed")]
     if mode == "invoke":
         return llm.invoke(prompt)
@@ -108,10 +87,7 @@ async def langchain_message(exchange: Exchange, mode: str) -> AIMessage:
 async def test_chat_gradient_reads_every_recording(exchange: Exchange, mode: str) -> None:
     expected = Expected.of(exchange)
     if expected.status == "failed":
-        with pytest.raises(StreamError) as caught:
-            await langchain_message(exchange, mode)
-        assert expected.error_message is not None and expected.error_message in str(caught.value)
-        return
+        return await assert_fails_as_recorded(expected, langchain_message(exchange, mode))
     message = await langchain_message(exchange, mode)
     assert message.content == expected.text
     assert message.additional_kwargs.get("reasoning_content", "") == expected.reasoning
@@ -130,20 +106,8 @@ async def test_chat_gradient_reads_every_recording(exchange: Exchange, mode: str
 
 
 # -- LlamaIndex --------------------------------------------------------------------------------------
-def llama_llm(exchange: Exchange, mode: str) -> GradientLLM:
-    endpoint = served(exchange, f"llama_index/{mode}")
-    return GradientLLM(
-        model=model_of(exchange),
-        api_key=TEST_KEY,
-        base_url=BASE_URL,
-        max_retries=0,
-        http_client=httpx.Client(transport=endpoint.transport),
-        async_http_client=httpx.AsyncClient(transport=endpoint.async_transport),
-    )
-
-
 async def llama_response(exchange: Exchange, mode: str) -> tuple[GradientLLM, ChatResponse]:
-    llm = llama_llm(exchange, mode)
+    llm = llama_llm(exchange, f"llama_index/{mode}")
     prompt = [ChatMessage(role=MessageRole.USER, content="replayed")]
     if mode == "invoke":
         return llm, llm.chat(prompt)
@@ -171,10 +135,7 @@ def _thinking(response: ChatResponse) -> str:
 async def test_gradient_llm_reads_every_recording(exchange: Exchange, mode: str) -> None:
     expected = Expected.of(exchange)
     if expected.status == "failed":
-        with pytest.raises(StreamError) as caught:
-            await llama_response(exchange, mode)
-        assert expected.error_message is not None and expected.error_message in str(caught.value)
-        return
+        return await assert_fails_as_recorded(expected, llama_response(exchange, mode))
     llm, response = await llama_response(exchange, mode)
     assert (response.message.content or "") == expected.text
     assert _thinking(response) == expected.reasoning

@@ -9,26 +9,22 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 from corpus import Exchange, parse_sse
 from langchain_core.messages import AIMessageChunk, HumanMessage, ToolMessage
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
-from replay import BASE_URL, CORPUS, EXPECTED, TEST_KEY, Served, model_of
+from replay import CORPUS, EXPECTED, chat_model, core_client, llama_llm
 
 from gradient_integrations.core import (
     FunctionCallItem,
     FunctionCallOutputItem,
     ResponseFailedError,
     ResponseReader,
-    ResponsesClient,
     StreamDelta,
     StreamError,
     build_request,
 )
-from gradient_integrations.langchain import ChatGradient
 from gradient_integrations.langchain._messages import messages_to_input
-from gradient_integrations.llama_index import GradientLLM
 
 BY_NAME = {exchange.name: exchange for exchange in CORPUS}
 GPT_OSS_TEXT = BY_NAME["vllm/reasoning-single-openai-gpt-oss-20b-streaming#0"]
@@ -56,29 +52,6 @@ def read(exchange: Exchange) -> tuple[ResponseReader, list[StreamDelta]]:
     return reader, deltas
 
 
-def client_for(exchange: Exchange, salt: str = "semantics") -> ResponsesClient:
-    endpoint = Served(exchange, salt)
-    return ResponsesClient(
-        api_key=TEST_KEY,
-        base_url=BASE_URL,
-        max_retries=0,
-        transport=endpoint.transport,
-        async_transport=endpoint.async_transport,
-    )
-
-
-def chat_model(exchange: Exchange) -> ChatGradient:
-    endpoint = Served(exchange, "semantics/langchain")
-    return ChatGradient(
-        model=model_of(exchange),
-        api_key=TEST_KEY,
-        base_url=BASE_URL,
-        max_retries=0,
-        http_client=httpx.Client(transport=endpoint.transport),
-        http_async_client=httpx.AsyncClient(transport=endpoint.async_transport),
-    )
-
-
 # -- the stream's end ---------------------------------------------------------------------------------
 def test_no_done_marker_the_stream_ends_after_response_completed() -> None:
     assert b"[DONE]" not in GPT_OSS_TEXT.body
@@ -87,12 +60,12 @@ def test_no_done_marker_the_stream_ends_after_response_completed() -> None:
     noisy = Exchange(
         **{**GPT_OSS_TEXT.__dict__, "body": GPT_OSS_TEXT.body + b"data: [DONE]\n\ndata: {oops\n\n"}
     )
-    result = client_for(noisy).create(build_request(model="m", input="hi"))
+    result = core_client(noisy, "semantics").create(build_request(model="m", input="hi"))
     assert result.text == EXPECTED[GPT_OSS_TEXT.name]["text"]
     # Cut just before the final event, the same stream is incomplete: an error with what had arrived.
     cut = GPT_OSS_TEXT.body[: GPT_OSS_TEXT.body.rindex(b"event: response.completed")]
     with pytest.raises(StreamError, match=r"ended before") as caught:
-        client_for(Exchange(**{**GPT_OSS_TEXT.__dict__, "body": cut})).create(
+        core_client(Exchange(**{**GPT_OSS_TEXT.__dict__, "body": cut}), "semantics").create(
             build_request(model="m", input="hi")
         )
     assert caught.value.partial.text == EXPECTED[GPT_OSS_TEXT.name]["text"]
@@ -160,7 +133,7 @@ def test_streamed_and_completed_call_ids_differ_one_rule_for_chunks_message_and_
     expected = EXPECTED[exchange.name]["tool_calls"]
     streamed = [call["call_id_streamed"] for call in expected]
     assert streamed != [call["call_id_final"] for call in expected]  # the quirk
-    chunks = list(chat_model(exchange).stream([HumanMessage("go")]))
+    chunks = list(chat_model(exchange, "semantics").stream([HumanMessage("go")]))
     chunk_ids = [piece["id"] for chunk in chunks for piece in chunk.tool_call_chunks if piece.get("id")]
     assert chunk_ids == streamed
     message = chunks[0]
@@ -174,13 +147,7 @@ def test_streamed_and_completed_call_ids_differ_one_rule_for_chunks_message_and_
     items = messages_to_input(history)
     assert [item.call_id for item in items if isinstance(item, FunctionCallItem)] == streamed
     assert [item.call_id for item in items if isinstance(item, FunctionCallOutputItem)] == streamed
-    llm = GradientLLM(
-        model=model_of(exchange),
-        api_key=TEST_KEY,
-        base_url=BASE_URL,
-        max_retries=0,
-        http_client=httpx.Client(transport=Served(exchange, "semantics/llama").transport),
-    )
+    llm = llama_llm(exchange, "semantics/llama")
     *_, last = llm.stream_chat([ChatMessage(role=MessageRole.USER, content="go")])
     selections = llm.get_tool_calls_from_response(last, error_on_no_tool_call=False)
     assert [selection.tool_id for selection in selections] == streamed
@@ -192,7 +159,9 @@ async def test_response_failed_is_a_stream_error_with_partial_and_the_server_mes
     assert "response.failed" in kinds and "error" in kinds
     message = EXPECTED[OPENAI_FAILED.name]["error_message"]
     with pytest.raises(ResponseFailedError, match=message) as caught:
-        async with client_for(OPENAI_FAILED).astream(build_request(model="m", input="hi")) as stream:
+        async with core_client(OPENAI_FAILED, "semantics").astream(
+            build_request(model="m", input="hi")
+        ) as stream:
             async for _ in stream:
                 pass
     assert isinstance(caught.value, StreamError) and caught.value.partial.text == ""
@@ -207,7 +176,7 @@ async def test_response_failed_is_a_stream_error_with_partial_and_the_server_mes
 
 def test_response_incomplete_is_a_normal_end_with_finish_reason_length() -> None:
     assert events(OPENAI_INCOMPLETE)[-1]["type"] == "response.incomplete"
-    message = chat_model(OPENAI_INCOMPLETE).invoke([HumanMessage("go")])
+    message = chat_model(OPENAI_INCOMPLETE, "semantics").invoke([HumanMessage("go")])
     assert message.response_metadata["finish_reason"] == "length"
     assert message.response_metadata["status"] == "incomplete"
     # Text that arrived before the cut is the answer, not an error.
@@ -267,15 +236,10 @@ def test_a_refusal_reaches_both_frameworks() -> None:
         stream=False,
         body=json.dumps(body).encode(),
     )
-    message = chat_model(exchange).invoke([HumanMessage("go")])
+    message = chat_model(exchange, "semantics").invoke([HumanMessage("go")])
     assert (message.content, message.additional_kwargs["refusal"]) == ("", "I can't help with that.")
-    streamed = list(chat_model(exchange).stream([HumanMessage("go")]))
+    streamed = list(chat_model(exchange, "semantics").stream([HumanMessage("go")]))
     assert streamed[-1].additional_kwargs["refusal"] == "I can't help with that."
-    llm = GradientLLM(
-        model="m",
-        api_key=TEST_KEY,
-        base_url=BASE_URL,
-        http_client=httpx.Client(transport=Served(exchange, "refusal").transport),
-    )
+    llm = llama_llm(exchange, "refusal")
     response = llm.chat([ChatMessage(role=MessageRole.USER, content="go")])
     assert response.additional_kwargs["refusal"] == "I can't help with that."
