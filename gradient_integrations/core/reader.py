@@ -256,7 +256,8 @@ class ResponseReader:
 
     def _choice(self, choice: dict[str, Any], *, fill: bool = False) -> list[StreamDelta]:
         """A chat `delta` or whole `message`; with `fill`, only the parts no output item supplied."""
-        self._chat_content = self._chat_content or not fill
+        if not fill:
+            self._chat_content = True
         whole = "delta" not in choice
         message = choice.get("delta") if not whole else choice.get("message")
         message = message if isinstance(message, dict) else {}
@@ -368,6 +369,11 @@ class ResponseReader:
     def _item_for(self, event: dict[str, Any], kind: Any, body: dict[str, Any] | None = None) -> _Item:
         """The item an event is about: by `output_index`, else by a known item id, else by arrival."""
         position = event.get("output_index")
+        if type(position) is int and 0 <= position < len(self._items) and body is None:
+            item = self._items[position]  # the hot path: a delta for an item already known
+            if item.type is None and isinstance(kind, str):
+                item.type = kind
+            return item
         item_id = event.get("item_id") or (body or {}).get("id")
         if not isinstance(position, int) or position < 0:
             position = self._item_ids.get(item_id) if isinstance(item_id, str) else None
@@ -505,6 +511,8 @@ class ResponseReader:
 
     # -- shared helpers ----------------------------------------------------------------------------
     def _meta(self, response: dict[str, Any]) -> None:
+        if self._id and self._model and self._created is not None:
+            return  # known already: every DO chunk repeats them
         if response.get("id") and not self._id:
             self._id = str(response["id"])
         if response.get("model") and not self._model:
