@@ -11,8 +11,9 @@ against, and the target of the benchmarks. Needs the `local` extra (starlette + 
 
 Modules: `app` (routes, auth, validation, fault staging), `model` (the scripted model), `schema_values`
 (schema-valid JSON for tool arguments and structured output), `wire` (Responses body and DO chunks),
-`openai_events` (the typed-event stream dialect), `chat` (chat completions), `sse` (stream writing and
-mid-stream faults), `faults` (the fault spec language), `server` (`LocalServer`), `__main__` (the CLI).
+`openai_events` (the typed-event stream dialect), `vllm_events` (typed events as vLLM sends them, quirks
+included), `chat` (chat completions), `sse` (stream writing and mid-stream faults), `faults` (the fault spec
+language), `server` (`LocalServer`), `__main__` (the CLI).
 The rules of the scripted model and the faults are in the README ("The local Gradient-compatible server").
 """
 

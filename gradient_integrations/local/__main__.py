@@ -2,6 +2,7 @@
 
     python -m gradient_integrations.local --host 127.0.0.1 --port 8080
     python -m gradient_integrations.local --port 0 --fault rate_limit:1 --stream-dialect openai
+    python -m gradient_integrations.local --port 0 --stream-dialect vllm --reasoning   # vLLM's own stream
 
 It prints its base URL when it accepts connections (`--port 0` picks a free port). The key for
 `--api-key` may also come from the GRADIENT_LOCAL_API_KEY environment variable, which keeps it out of
@@ -17,7 +18,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from .app import DEFAULT_MODELS
+from .app import DEFAULT_MODELS, STREAM_DIALECTS
 from .faults import FAULT_USAGE, FaultPlan, FaultSpecError
 from .server import LocalServer
 
@@ -44,9 +45,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--stream-dialect",
-        choices=("do", "openai"),
+        choices=STREAM_DIALECTS,
         default="do",
-        help="default stream format: DO response.chunk chunks (do) or typed response.* events (openai)",
+        help="default stream format: DO response.chunk chunks (do), typed response.* events (openai), "
+        "or typed events with vLLM's quirks (vllm)",
     )
     parser.add_argument(
         "--fault", type=_fault, default=None, help=f"default faults for every request: {FAULT_USAGE}"

@@ -1,10 +1,10 @@
 """The ASGI app: routes, auth, request validation, fault staging, and dispatch to the encoders.
 
 Routes: `POST /v1/responses` (JSON, or `text/event-stream` when `stream` is true, in the DO `response.chunk`
-dialect or the `openai` typed-event dialect), `POST /v1/chat/completions`, `GET /v1/models`. Requests are
-validated with the core's own request models; anything wrong becomes DO's error body
-`{"id", "message", "request_id"}` with the field named in the message, never a traceback. Unexpected server
-bugs are logged here and answered with a plain 500 DO body.
+dialect, the `openai` typed-event dialect, or the `vllm` one with vLLM's quirks), `POST /v1/chat/completions`,
+`GET /v1/models`. Requests are validated with the core's own request models; anything wrong becomes DO's
+error body `{"id", "message", "request_id"}` with the field named in the message, never a traceback.
+Unexpected server bugs are logged here and answered with a plain 500 DO body.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -34,13 +34,16 @@ from .faults import FaultCounters, FaultPlan, FaultSpecError
 from .model import ScriptedModel, ScriptedTurn
 from .openai_events import openai_error_event, openai_stream_events, openai_terminal_event
 from .sse import ConnectionDrop, EventStreamResponse, capture_transport
+from .vllm_events import vllm_stream_events, vllm_terminal_event
 from .wire import DONE, AnswerMeta, do_stream_events, dumps, error_body, response_body, sse_data
 
-__all__ = ["DEFAULT_MODELS", "GradientApp", "StreamDialect", "create_app"]
+__all__ = ["DEFAULT_MODELS", "STREAM_DIALECTS", "GradientApp", "StreamDialect", "create_app"]
 
 logger = logging.getLogger("gradient_integrations.local")
 
-StreamDialect = Literal["do", "openai"]
+StreamDialect = Literal["do", "openai", "vllm"]
+STREAM_DIALECTS: tuple[StreamDialect, ...] = get_args(StreamDialect)
+_DIALECT_CHOICES = ", ".join(repr(name) for name in STREAM_DIALECTS)
 FAULT_HEADER = "x-gradient-fault"
 FAULT_KEY_HEADER = "x-gradient-fault-key"
 DIALECT_HEADER = "x-gradient-stream-dialect"
@@ -54,6 +57,11 @@ DEFAULT_MODELS = (
 _ENDPOINTS = ("POST /v1/responses", "POST /v1/chat/completions", "GET /v1/models")
 _MODELS_CREATED = 1_735_689_600  # 2025-01-01: a fixed date keeps /v1/models deterministic
 _RESPONSE_FIELDS = frozenset(ResponseRequest.model_fields) - {"extra_body"}
+# The typed-event dialects: (all events but the terminal one, the terminal event). Errors are `type: error`.
+_TYPED_EVENT_WRITERS = {
+    "openai": (openai_stream_events, openai_terminal_event),
+    "vllm": (vllm_stream_events, vllm_terminal_event),
+}
 
 
 class _Reject(Exception):
@@ -99,8 +107,8 @@ class GradientApp:
         model: ScriptedModel,
         models: tuple[str, ...],
     ) -> None:
-        if stream_dialect not in ("do", "openai"):
-            raise ValueError(f"stream_dialect must be 'do' or 'openai', got {stream_dialect!r}")
+        if stream_dialect not in STREAM_DIALECTS:
+            raise ValueError(f"stream_dialect must be one of {_DIALECT_CHOICES}, got {stream_dialect!r}")
         self._expected_auth = f"Bearer {api_key}".encode() if api_key else None
         self.stream_dialect: StreamDialect = stream_dialect
         self.faults = faults
@@ -225,9 +233,10 @@ class GradientApp:
 
     def _dialect(self, request: Request) -> StreamDialect:
         value = request.headers.get(DIALECT_HEADER, self.stream_dialect).strip().lower()
-        if value not in ("do", "openai"):
-            raise _Reject(400, f"{DIALECT_HEADER}: must be 'do' or 'openai', got {value!r}")
-        return "openai" if value == "openai" else "do"
+        for dialect in STREAM_DIALECTS:
+            if value == dialect:
+                return dialect
+        raise _Reject(400, f"{DIALECT_HEADER}: must be one of {_DIALECT_CHOICES}, got {value!r}")
 
     async def _prepare(
         self, request: Request, parse: Callable[[dict[str, Any]], ResponseRequest], prefix: str
@@ -255,11 +264,12 @@ class GradientApp:
         if not body.get("stream"):
             return _json_answer(response_body(turn, meta, parsed), plan, headers)
         message = f"Injected stream error ({FAULT_HEADER}: error_chunk:{plan.error_chunk})"
-        if dialect == "openai":
-            events, sequence = openai_stream_events(turn, meta, parsed)
+        if dialect != "do":
+            stream_events, terminal_event = _TYPED_EVENT_WRITERS[dialect]
+            events, sequence = stream_events(turn, meta, parsed)
             return EventStreamResponse(
                 events,
-                terminal=lambda: openai_terminal_event(turn, meta, parsed, sequence),
+                terminal=lambda: terminal_event(turn, meta, parsed, sequence),
                 error_event=lambda: openai_error_event(message, sequence),
                 plan=plan,
                 headers=headers,

@@ -7,6 +7,8 @@ events (`response.content_part.added`, `response.output_text.delta`/`.done`, `re
 `.done`, `response.function_call_arguments.delta`/`.done`, `response.content_part.done`),
 `response.output_item.done`, and finally `response.completed` (or `response.incomplete`) carrying the full
 response object. Every event has a `sequence_number`; there is no `data: [DONE]`.
+
+`EventSequence`, `event_bytes` and `delta_events` (the per-word hot path) are shared with `vllm_events`.
 """
 
 from __future__ import annotations
@@ -18,11 +20,54 @@ from ..core.request import ResponseRequest
 from .model import ScriptedTurn, split_pieces
 from .wire import AnswerMeta, dumps, output_items, request_echo, responses_usage
 
-__all__ = ["openai_error_event", "openai_stream_events", "openai_terminal_event"]
+__all__ = [
+    "EventSequence",
+    "delta_events",
+    "event_bytes",
+    "openai_error_event",
+    "openai_stream_events",
+    "openai_terminal_event",
+]
 
 
-def _event(kind: str, payload: dict[str, Any]) -> bytes:
-    return b"event: " + kind.encode() + b"\ndata: " + dumps({"type": kind, **payload}).encode() + b"\n\n"
+class EventSequence:
+    """The `sequence_number` counter of one stream: each call returns the next number, from 0."""
+
+    def __init__(self) -> None:
+        self.number = -1
+
+    def __call__(self) -> int:
+        self.number += 1
+        return self.number
+
+
+def event_bytes(kind: str, payload: dict[str, Any], *, type_last: bool = False) -> bytes:
+    """One typed SSE event: an `event:` line naming `kind`, and `payload` with `type` first (or last)."""
+    body = {**payload, "type": kind} if type_last else {"type": kind, **payload}
+    return b"event: " + kind.encode() + b"\ndata: " + dumps(body).encode() + b"\n\n"
+
+
+def delta_events(
+    kind: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    pieces: list[str],
+    sequence: EventSequence,
+    *,
+    type_last: bool = False,
+) -> Iterator[bytes]:
+    """The hot path: one `kind` event per piece, built from precomputed bytes around the piece.
+
+    Keys in order: `type` (unless `type_last`), `before`, `delta`, `after`, `sequence_number`, then `type`
+    when `type_last`.
+    """
+    head = before if type_last else {"type": kind, **before}
+    opening = dumps(head)[:-1] + ("," if head else "") + '"delta":'
+    prefix = b"event: " + kind.encode() + b"\ndata: " + opening.encode()
+    middle = (("," + dumps(after)[1:-1]) if after else "").encode() + b',"sequence_number":'
+    closing = ((',"type":' + dumps(kind)) if type_last else "").encode() + b"}\n\n"
+    for piece in pieces:
+        yield prefix + dumps(piece).encode() + middle + str(sequence()).encode() + closing
 
 
 def response_object(
@@ -60,42 +105,33 @@ def response_object(
     return body
 
 
-class _Sequence:
-    def __init__(self) -> None:
-        self.number = -1
-
-    def __call__(self) -> int:
-        self.number += 1
-        return self.number
-
-
 def openai_stream_events(
     turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest
-) -> tuple[Iterator[bytes], _Sequence]:
+) -> tuple[Iterator[bytes], EventSequence]:
     """All events but the terminal one, and the sequence counter (the terminal event continues it)."""
-    sequence = _Sequence()
+    sequence = EventSequence()
     return _events(turn, meta, request, sequence), sequence
 
 
 def openai_terminal_event(
-    turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest, sequence: _Sequence
+    turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest, sequence: EventSequence
 ) -> bytes:
     kind = "response.incomplete" if turn.status == "incomplete" else "response.completed"
     response = response_object(turn, meta, request, turn.status)
-    return _event(kind, {"sequence_number": sequence(), "response": response})
+    return event_bytes(kind, {"sequence_number": sequence(), "response": response})
 
 
-def openai_error_event(message: str, sequence: _Sequence) -> bytes:
+def openai_error_event(message: str, sequence: EventSequence) -> bytes:
     payload = {"code": "server_error", "message": message, "param": None, "sequence_number": sequence()}
-    return _event("error", payload)
+    return event_bytes("error", payload)
 
 
 def _events(
-    turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest, sequence: _Sequence
+    turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest, sequence: EventSequence
 ) -> Iterator[bytes]:
     started = response_object(None, meta, request, "in_progress")
-    yield _event("response.created", {"sequence_number": sequence(), "response": started})
-    yield _event("response.in_progress", {"sequence_number": sequence(), "response": started})
+    yield event_bytes("response.created", {"sequence_number": sequence(), "response": started})
+    yield event_bytes("response.in_progress", {"sequence_number": sequence(), "response": started})
     for output_index, item in enumerate(output_items(turn, meta)):
         done = item.model_dump(mode="json", exclude_none=True)
         added = {**done, "status": "in_progress"}
@@ -108,58 +144,44 @@ def _events(
             yield from _item_added(added, output_index, sequence)
             pieces = turn.reasoning if item.type == "reasoning" else turn.text
             yield from _content_part(done, pieces, output_index, sequence)
-        yield _event(
+        yield event_bytes(
             "response.output_item.done",
             {"sequence_number": sequence(), "output_index": output_index, "item": done},
         )
 
 
-def _item_added(item: dict[str, Any], output_index: int, sequence: _Sequence) -> Iterator[bytes]:
-    yield _event(
+def _item_added(item: dict[str, Any], output_index: int, sequence: EventSequence) -> Iterator[bytes]:
+    yield event_bytes(
         "response.output_item.added",
         {"sequence_number": sequence(), "output_index": output_index, "item": item},
     )
 
 
 def _content_part(
-    item: dict[str, Any], pieces: list[str], output_index: int, sequence: _Sequence
+    item: dict[str, Any], pieces: list[str], output_index: int, sequence: EventSequence
 ) -> Iterator[bytes]:
     part = item["content"][0]
     reasoning = part["type"] == "reasoning_text"
     where = {"item_id": item["id"], "output_index": output_index, "content_index": 0}
     empty_part = {**part, "text": ""}
-    yield _event("response.content_part.added", {"sequence_number": sequence(), **where, "part": empty_part})
-    kind = "response.reasoning_text" if reasoning else "response.output_text"
-    extra = b"" if reasoning else b',"logprobs":[]'
-    # The hot path: one event per word, built from a precomputed prefix.
-    prefix = (
-        b"event: "
-        + kind.encode()
-        + b".delta\ndata: "
-        + dumps({"type": kind + ".delta", **where})[:-1].encode()
-        + b',"delta":'
+    yield event_bytes(
+        "response.content_part.added", {"sequence_number": sequence(), **where, "part": empty_part}
     )
-    for piece in pieces:
-        yield (
-            prefix
-            + dumps(piece).encode()
-            + extra
-            + b',"sequence_number":'
-            + str(sequence()).encode()
-            + b"}\n\n"
-        )
+    kind = "response.reasoning_text" if reasoning else "response.output_text"
+    extra: dict[str, Any] = {} if reasoning else {"logprobs": []}
+    yield from delta_events(kind + ".delta", where, extra, pieces, sequence)
     text_done: dict[str, Any] = {"sequence_number": sequence(), **where, "text": part["text"]}
     if not reasoning:
         text_done["logprobs"] = []
-    yield _event(kind + ".done", text_done)
-    yield _event("response.content_part.done", {"sequence_number": sequence(), **where, "part": part})
+    yield event_bytes(kind + ".done", text_done)
+    yield event_bytes("response.content_part.done", {"sequence_number": sequence(), **where, "part": part})
 
 
-def _arguments(item: dict[str, Any], output_index: int, sequence: _Sequence) -> Iterator[bytes]:
+def _arguments(item: dict[str, Any], output_index: int, sequence: EventSequence) -> Iterator[bytes]:
     where = {"item_id": item["id"], "output_index": output_index}
     for piece in split_pieces(item["arguments"]):
-        yield _event(
+        yield event_bytes(
             "response.function_call_arguments.delta", {"sequence_number": sequence(), **where, "delta": piece}
         )
     done = {"sequence_number": sequence(), **where, "name": item["name"], "arguments": item["arguments"]}
-    yield _event("response.function_call_arguments.done", done)
+    yield event_bytes("response.function_call_arguments.done", done)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gradient_integrations.core import ResponseResult
+
 WEATHER_TOOL = {
     "type": "function",
     "name": "get_weather",
@@ -162,3 +164,16 @@ def sse_json(text: str) -> list[dict[str, Any]]:
     assert datas[-1] == "[DONE]", f"stream does not end with [DONE]: {datas[-1:]}"
     assert datas.count("[DONE]") == 1
     return [json.loads(data) for data in datas[:-1]]
+
+
+def comparable(result: ResponseResult) -> dict[str, Any]:
+    """What must agree between a JSON and a streamed answer (ids and timestamps differ per call)."""
+    return {
+        "model": result.model,
+        "text": result.text,
+        "reasoning": result.reasoning,
+        "tools": [(call.name, call.arguments) for call in result.tool_calls],
+        "usage": result.usage,
+        "finish_reason": result.finish_reason,
+        "status": result.status,
+    }

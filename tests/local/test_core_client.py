@@ -1,40 +1,25 @@
 """The request core against the local server, over real loopback sockets and through `httpx.ASGITransport`:
-plain calls, streams in both dialects, tools, structured output, reasoning and auth. A streamed answer must
+plain calls, streams in every dialect, tools, structured output, reasoning and auth. A streamed answer must
 assemble into the same result as the JSON answer to the same request."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import httpx
 import pytest
 
 from gradient_integrations import (
     AuthenticationError,
-    ResponseResult,
     ResponsesClient,
     RetryPolicy,
     build_request,
 )
 from gradient_integrations.local import LocalServer, create_app
 
-from ._cases import CASES
+from ._cases import CASES, comparable
 
-DIALECTS = [{}, {"x-gradient-stream-dialect": "openai"}]
-
-
-def comparable(result: ResponseResult) -> dict[str, Any]:
-    """What must agree between a JSON and a streamed answer (ids and timestamps differ per call)."""
-    return {
-        "model": result.model,
-        "text": result.text,
-        "reasoning": result.reasoning,
-        "tools": [(call.name, call.arguments) for call in result.tool_calls],
-        "usage": result.usage,
-        "finish_reason": result.finish_reason,
-        "status": result.status,
-    }
+DIALECTS = [{}, {"x-gradient-stream-dialect": "openai"}, {"x-gradient-stream-dialect": "vllm"}]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +27,7 @@ def client(local_server: LocalServer) -> ResponsesClient:
     return ResponsesClient(base_url=local_server.base_url)
 
 
-@pytest.mark.parametrize("headers", DIALECTS, ids=["do", "openai"])
+@pytest.mark.parametrize("headers", DIALECTS, ids=["do", "openai", "vllm"])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_stream_assembles_into_the_json_answer(
     client: ResponsesClient, name: str, headers: dict[str, str]
@@ -68,7 +53,7 @@ def test_plain_call_reads_text_usage_and_ids(client: ResponsesClient) -> None:
     assert result.id.startswith("resp_") and result.model == "llama3.3-70b-instruct"
 
 
-def test_reasoning_arrives_before_text_in_both_dialects(client: ResponsesClient) -> None:
+def test_reasoning_arrives_before_text_in_every_dialect(client: ResponsesClient) -> None:
     request = build_request(model="openai-gpt-oss-20b", input="Why?")
     for headers in DIALECTS:
         kinds = [delta.kind for delta in client.stream(request, extra_headers=headers)]
@@ -124,7 +109,7 @@ async def test_async_calls_over_sockets(local_server: LocalServer) -> None:
             assert comparable(stream.result) == comparable(plain)
 
 
-@pytest.mark.parametrize("dialect", ["do", "openai"])
+@pytest.mark.parametrize("dialect", ["do", "openai", "vllm"])
 async def test_the_bare_app_serves_the_core_through_the_asgi_transport(dialect: str) -> None:
     app = create_app(stream_dialect=dialect)  # type: ignore[arg-type]
     transport = httpx.ASGITransport(app=app)
