@@ -196,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=os.environ.get("GRADIENT_MODEL", DEFAULT_MODEL))
     parser.add_argument("--base-url", default=None, help="endpoint root (default: env or the DO endpoint)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument(
+        "--stream-dialect",
+        choices=("do", "openai", "vllm"),
+        default="do",
+        help="the embedded local server's stream format: DO chunks, OpenAI or vLLM typed events",
+    )
     args = parser.parse_args(argv)
 
     report = Report()
@@ -204,11 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         if base_url is None and resolve_api_key() is None:
             from .local import LocalServer
 
-            server = stack.enter_context(LocalServer())
+            server = stack.enter_context(LocalServer(stream_dialect=args.stream_dialect))
             base_url = server.base_url
             print(
                 f"No access key set: using the embedded local Gradient-compatible server at {base_url} "
-                "(its scripted model echoes prompts and calls the tools a prompt names)."
+                f"(its scripted model echoes prompts and calls the tools a prompt names; "
+                f"{args.stream_dialect} stream dialect)."
             )
         else:
             print(f"Using {base_url or os.environ.get('GRADIENT_INFERENCE_ENDPOINT') or 'the DO endpoint'}.")

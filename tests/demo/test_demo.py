@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from gradient_integrations.core.settings import API_KEY_ENV_VARS
 from gradient_integrations.local import LocalServer
 
@@ -26,11 +28,13 @@ def _run_demo(*args: str, key: str | None = None, timeout: float = 180) -> subpr
     )
 
 
-def test_demo_without_a_key_runs_every_step_on_the_embedded_server() -> None:
-    run = _run_demo()
+@pytest.mark.parametrize("dialect", ["do", "vllm"])
+def test_demo_without_a_key_runs_every_step_on_the_embedded_server(dialect: str) -> None:
+    run = _run_demo("--stream-dialect", dialect)
     assert run.returncode == 0, run.stderr
     out = run.stdout
     assert "No access key set: using the embedded local Gradient-compatible server" in out
+    assert f"{dialect} stream dialect" in out
     for heading in (
         "=== LangChain: ChatGradient",
         "Streamed answer, token by token",
