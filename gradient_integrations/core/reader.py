@@ -143,6 +143,8 @@ _INCOMPLETE_REASONS = {
     "content_filter": "content_filter",
 }
 _SUMMARY_SEPARATOR = "\n\n"
+# An item's reasoning comes from its content or from its summaries: either one fills both.
+_SAME_CONTENT = {"reasoning": ("reasoning", "summary"), "summary": ("reasoning", "summary")}
 
 
 class ResponseReader:
@@ -453,10 +455,7 @@ class ResponseReader:
         """Content from a whole copy: taken only if nothing of its kind arrived for this item yet."""
         if not isinstance(value, str) or not value:
             return []
-        related = {"reasoning": ("reasoning", "summary"), "summary": ("reasoning", "summary")}.get(
-            source, (source,)
-        )
-        if any(name in item.sources for name in related):
+        if any(name in item.sources for name in _SAME_CONTENT.get(source, (source,))):
             return []
         item.sources.add(source)
         if source == "text":
