@@ -258,9 +258,10 @@ _SPACE = re.compile(r"\s+")
 
 def _page_text(text: str) -> str | None:
     """A readable line from a non-JSON body: an HTML page's title (else its text), never the raw markup."""
-    title = _TITLE.search(text)
-    if title and _SPACE.sub(" ", title.group(1)).strip():
-        return _SPACE.sub(" ", title.group(1)).strip()[:200]
+    found = _TITLE.search(text)
+    title = _SPACE.sub(" ", found.group(1)).strip() if found else ""
+    if title:
+        return title[:200]
     plain = _SPACE.sub(" ", _TAGS.sub(" ", text)).strip()
     return plain[:200] or None
 

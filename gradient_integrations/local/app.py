@@ -32,7 +32,7 @@ from ..core.request import ResponseRequest, build_request
 from .chat import chat_body, chat_request, chat_stream_events
 from .faults import FaultCounters, FaultPlan, FaultSpecError
 from .model import ScriptedModel, ScriptedTurn
-from .openai_events import openai_error_event, openai_stream_events, openai_terminal_event
+from .openai_events import EventSequence, openai_error_event, openai_stream_events, openai_terminal_event
 from .sse import ConnectionDrop, EventStreamResponse, capture_transport
 from .vllm_events import vllm_stream_events, vllm_terminal_event
 from .wire import DONE, AnswerMeta, do_stream_events, dumps, error_body, response_body, sse_data
@@ -266,9 +266,9 @@ class GradientApp:
         message = f"Injected stream error ({FAULT_HEADER}: error_chunk:{plan.error_chunk})"
         if dialect != "do":
             stream_events, terminal_event = _TYPED_EVENT_WRITERS[dialect]
-            events, sequence = stream_events(turn, meta, parsed)
+            sequence = EventSequence()
             return EventStreamResponse(
-                events,
+                stream_events(turn, meta, parsed, sequence),
                 terminal=lambda: terminal_event(turn, meta, parsed, sequence),
                 error_event=lambda: openai_error_event(message, sequence),
                 plan=plan,

@@ -105,14 +105,6 @@ def response_object(
     return body
 
 
-def openai_stream_events(
-    turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest
-) -> tuple[Iterator[bytes], EventSequence]:
-    """All events but the terminal one, and the sequence counter (the terminal event continues it)."""
-    sequence = EventSequence()
-    return _events(turn, meta, request, sequence), sequence
-
-
 def openai_terminal_event(
     turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest, sequence: EventSequence
 ) -> bytes:
@@ -126,9 +118,10 @@ def openai_error_event(message: str, sequence: EventSequence) -> bytes:
     return event_bytes("error", payload)
 
 
-def _events(
+def openai_stream_events(
     turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest, sequence: EventSequence
 ) -> Iterator[bytes]:
+    """All events but the terminal one, numbered by `sequence` (the terminal event continues it)."""
     started = response_object(None, meta, request, "in_progress")
     yield event_bytes("response.created", {"sequence_number": sequence(), "response": started})
     yield event_bytes("response.in_progress", {"sequence_number": sequence(), "response": started})

@@ -36,14 +36,6 @@ __all__ = ["vllm_response_object", "vllm_stream_events", "vllm_terminal_event"]
 _TEXT_CONTENT_INDEX = 1  # gpt-oss builds put the message text in content part 1
 
 
-def vllm_stream_events(
-    turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest
-) -> tuple[Iterator[bytes], EventSequence]:
-    """All events but the terminal one, and the sequence counter (the terminal event continues it)."""
-    sequence = EventSequence()
-    return _events(turn, meta, request, sequence), sequence
-
-
 def vllm_terminal_event(
     turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest, sequence: EventSequence
 ) -> bytes:
@@ -180,9 +172,10 @@ def _completed_output(turn: ScriptedTurn, meta: AnswerMeta) -> list[dict[str, An
 
 
 # -- the stream ---------------------------------------------------------------------------------------------
-def _events(
+def vllm_stream_events(
     turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest, sequence: EventSequence
 ) -> Iterator[bytes]:
+    """All events but the terminal one, numbered by `sequence` (the terminal event continues it)."""
     started = vllm_response_object(None, meta, request, "in_progress")
     yield _event("response.created", {"response": started, "sequence_number": sequence()})
     yield _event("response.in_progress", {"response": started, "sequence_number": sequence()})
