@@ -4,8 +4,14 @@ Shared (in `_ClientBase`): building the httpx request, the retry decisions, mapp
 errors, logging, and the `ResponseReader` that turns SSE payloads and JSON bodies into deltas and a result.
 Each of the two send loops and the two stream loops below is a handful of lines that differ only by `await`.
 
-One sync `httpx.Client` and one `httpx.AsyncClient` are created lazily per instance and pooled; callers
-may inject their own clients or transports (tests and benchmarks do), which are then never closed here.
+One sync `httpx.Client` per instance, and one `httpx.AsyncClient` per instance and event loop, are created
+lazily and pooled; callers may inject their own clients or transports (tests and benchmarks do), which are
+then never closed here. An async pool's connections belong to the loop that opened them, so each loop gets
+its own pool, closed on that loop when it shuts down (see `_close_on_loop_shutdown`) or by `aclose()`.
+
+Time limits follow the rule in `settings`: each attempt gets the configured httpx timeouts (on a stream,
+read = `Settings.stream_read_timeout`); under a deadline they are cut to the time left, retries that could
+not start before it are not made, and a stream checks the clock after each event.
 """
 
 from __future__ import annotations
@@ -15,9 +21,10 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Generator, Iterator, Mapping
+import weakref
+from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from types import TracebackType
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import httpx
 from httpx_sse import EventSource
@@ -27,7 +34,7 @@ from .errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
-    ConfigurationError,
+    StreamConnectionError,
     StreamTimeoutError,
     status_error_from_response,
 )
@@ -35,7 +42,15 @@ from .reader import ResponseReader, StreamDelta
 from .request import ResponseRequest
 from .response import ResponseResult
 from .retry import RetryPolicy
-from .settings import DEFAULT_LIMITS, DEFAULT_STREAM_IDLE_TIMEOUT, Settings, TimeoutLike, is_loopback
+from .settings import (
+    DEFAULT_LIMITS,
+    DEFAULT_STREAM_IDLE_TIMEOUT,
+    Settings,
+    TimeoutLike,
+    _shorter,
+    is_loopback,
+    missing_key_error,
+)
 
 __all__ = ["AsyncResponseStream", "ResponseStream", "ResponsesClient"]
 
@@ -87,7 +102,50 @@ def _is_event_stream(response: httpx.Response) -> bool:
 
 
 def _body_lost(response: httpx.Response, exc: httpx.TransportError) -> APIConnectionError:
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"Timed out reading the body ({type(exc).__name__})", request=response.request)
     return APIConnectionError(f"Connection lost reading the body: {exc}", request=response.request)
+
+
+def _left(deadline_at: float | None) -> float | None:
+    """Seconds until the deadline (negative once it passed), None without one."""
+    return None if deadline_at is None else deadline_at - time.monotonic()
+
+
+# A timer may fire a hair before the instant it was set for: a read cut to end at the deadline counts as
+# the deadline passing when it ends within this margin of it.
+_DEADLINE_SLACK = 0.001
+
+
+class _AsyncPool(NamedTuple):
+    http: httpx.AsyncClient
+    closer: AsyncGenerator[None, None] | None  # closes `http` when its loop shuts down
+
+
+async def _close_on_loop_shutdown(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
+    """Parked at its `yield` for the life of an event loop, then closes `http` on that loop.
+
+    Pooled connections can only be closed on the loop that opened them, and nothing tells a client that a
+    loop is going away, except this: asyncio registers every async generator started on a loop (its
+    firstiter hook), and `loop.shutdown_asyncgens()` (run by `asyncio.run`, `asyncio.Runner` and
+    pytest-asyncio before they close the loop) resumes each with GeneratorExit, on that loop. If instead
+    the generator is dropped while its loop still runs (its client was garbage collected), asyncio's
+    finalizer hook schedules the same close on that loop.
+    """
+    try:
+        yield
+    finally:
+        await http.aclose()
+
+
+def _run_to_first_yield(generator: AsyncGenerator[None, None]) -> None:
+    # The first step awaits nothing, so it can be driven here, synchronously; starting it is what
+    # registers it with the running loop. The loop only holds it weakly: the caller must keep it.
+    try:
+        generator.asend(None).send(None)
+    except StopIteration:
+        return
+    raise RuntimeError("the generator awaited before its first yield")
 
 
 _Client = TypeVar("_Client", bound="_ClientBase")
@@ -104,6 +162,7 @@ class _ClientBase:
         timeout: TimeoutLike = None,
         max_retries: int | None = None,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
+        deadline: float | None = None,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
@@ -120,6 +179,7 @@ class _ClientBase:
             timeout=timeout,
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
+            deadline=deadline,
             default_headers=default_headers,
             require_key=require_key,
         )
@@ -155,10 +215,11 @@ class _ClientBase:
         policy = retry_policy or RetryPolicy()
         self.retry_policy = dataclasses.replace(policy, max_retries=settings.max_retries)
         self._http = http_client
-        self._ahttp = http_async_client
+        self._ahttp = http_async_client  # injected: used on every loop, never closed here
         self._owns_http = http_client is None
-        self._owns_ahttp = http_async_client is None
-        self._ahttp_loop: asyncio.AbstractEventLoop | None = None
+        self._http_finalizer: Callable[[], object] | None = None  # closes the sync pool this instance opened
+        # The pools this instance opened, one per event loop (None: no asyncio loop, e.g. under trio).
+        self._async_pools: dict[asyncio.AbstractEventLoop | None, _AsyncPool] = {}
         self._transport = transport
         # Parsed once: httpx re-parses a URL string on every request, a measurable share of the overhead.
         self._url = httpx.URL(self.settings.responses_url)
@@ -166,6 +227,17 @@ class _ClientBase:
         self._headers = _lower_names(
             {"User-Agent": f"gradient-integrations/{_VERSION}", **self.settings.default_headers}
         )
+        timeout = settings.timeout
+        self._timeouts = {
+            False: timeout,
+            # httpx's read timeout bounds each socket read: on a stream, the wait for the next chunk.
+            True: httpx.Timeout(
+                connect=timeout.connect,
+                read=settings.stream_read_timeout,
+                write=timeout.write,
+                pool=timeout.pool,
+            ),
+        }
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
@@ -178,6 +250,7 @@ class _ClientBase:
             "timeout": settings.timeout,
             "max_retries": settings.max_retries,
             "stream_idle_timeout": settings.stream_idle_timeout,
+            "deadline": settings.deadline,
             "default_headers": dict(settings.default_headers),
         }
 
@@ -192,8 +265,8 @@ class _ClientBase:
         clone.__dict__.update(self.__dict__)
         if self._owns_http:
             clone._http = None
-        if self._owns_ahttp:
-            clone._ahttp = None
+            clone._http_finalizer = None
+        clone._async_pools = {}
         return clone
 
     def __deepcopy__(self: _Client, memo: dict[int, Any]) -> _Client:
@@ -202,10 +275,7 @@ class _ClientBase:
     # -- request building --------------------------------------------------------------------------
     def _auth_headers(self) -> dict[str, str]:
         if self.settings.api_key is None and not is_loopback(self.settings.base_url):
-            raise ConfigurationError(
-                f"No access key for {self.settings.base_url}: set GRADIENT_MODEL_ACCESS_KEY "
-                "(or MODEL_ACCESS_KEY, DIGITALOCEAN_INFERENCE_KEY) or pass api_key=..."
-            )
+            raise missing_key_error(self.settings.base_url)
         return _lower_names(self.settings.auth_headers())
 
     def _request_parts(
@@ -220,36 +290,62 @@ class _ClientBase:
             **(_lower_names(extra_headers) if extra_headers else {}),
             **self._auth_headers(),
         }
-        timeout = self.settings.timeout
-        if stream and self.settings.stream_idle_timeout is not None:
-            # httpx's read timeout bounds each socket read: on a stream that is the gap between chunks.
-            timeout = httpx.Timeout(
-                connect=timeout.connect,
-                read=self.settings.stream_idle_timeout,
-                write=timeout.write,
-                pool=timeout.pool,
+        return _encode(request.to_body(stream=stream)), headers, self._timeouts[stream]
+
+    # -- the deadline (shared by both loops) -------------------------------------------------------
+    def _deadline_at(self) -> float | None:
+        """When this call's deadline passes, on the monotonic clock; None without a deadline."""
+        deadline = self.settings.deadline
+        return None if deadline is None else time.monotonic() + deadline
+
+    def _deadline_passed(self, deadline_at: float | None) -> bool:
+        return deadline_at is not None and time.monotonic() >= deadline_at - _DEADLINE_SLACK
+
+    def _fit_to_deadline(
+        self, http_request: httpx.Request, timeout: httpx.Timeout, deadline_at: float | None, retries: int
+    ) -> None:
+        """Cut this attempt's httpx limits to the time left before the deadline, or raise if none is left."""
+        left = _left(deadline_at)
+        if left is None:
+            return
+        if left <= 0:
+            raise APITimeoutError(
+                f"Deadline of {self.settings.deadline} s passed before attempt {retries + 1}",
+                request=http_request,
             )
-        return _encode(request.to_body(stream=stream)), headers, timeout
+        limits = timeout.as_dict()
+        http_request.extensions["timeout"] = {name: _shorter(limit, left) for name, limit in limits.items()}
 
     # -- retry and error decisions (shared by both loops) -----------------------------------------
-    def _wait_after_status(self, retries: int, response: httpx.Response, started: float) -> float:
+    def _wait_after_status(
+        self, retries: int, response: httpx.Response, started: float, deadline_at: float | None
+    ) -> float:
         """Wait before retrying this error response, or raise its typed error."""
-        wait = self.retry_policy.wait_after_status(retries, response)
+        wait = self.retry_policy.wait_after_status(retries, response, _left(deadline_at))
         self._log(response.request, response.status_code, started, wait, retries)
         if wait is None:
             raise status_error_from_response(response)
         return wait
 
     def _wait_after_error(
-        self, retries: int, exc: httpx.TransportError, request: httpx.Request, started: float
+        self,
+        retries: int,
+        exc: httpx.TransportError,
+        request: httpx.Request,
+        started: float,
+        deadline_at: float | None,
     ) -> float:
         """Wait before retrying after a transport failure, or raise the typed connection error."""
-        wait = self.retry_policy.wait_after_error(retries)
+        wait = self.retry_policy.wait_after_error(retries, _left(deadline_at))
         self._log(request, type(exc).__name__, started, wait, retries)
         if wait is not None:
             return wait
         if isinstance(exc, httpx.TimeoutException):
-            raise APITimeoutError(f"Request timed out ({type(exc).__name__})", request=request) from exc
+            if self._deadline_passed(deadline_at):
+                message = f"Deadline of {self.settings.deadline} s passed ({type(exc).__name__})"
+            else:
+                message = f"Request timed out ({type(exc).__name__})"
+            raise APITimeoutError(message, request=request) from exc
         raise APIConnectionError(f"Connection error ({type(exc).__name__}): {exc}", request=request) from exc
 
     def _log(
@@ -264,13 +360,22 @@ class _ClientBase:
                 "retrying in %.2f s (retry %d of %d)", wait, retries + 1, self.retry_policy.max_retries
             )
 
-    @staticmethod
+    def _deadline_error(self, reader: ResponseReader) -> StreamTimeoutError:
+        message = f"Deadline of {self.settings.deadline} s passed before the stream ended"
+        return StreamTimeoutError(message, partial=reader.snapshot())
+
     def _mid_stream_failure(
-        reader: ResponseReader, exc: httpx.TransportError, idle: float | None
+        self, reader: ResponseReader, exc: httpx.TransportError, deadline_at: float | None
     ) -> NoReturn:
+        # Both a StreamError (with what arrived) and an APIConnectionError, like the same failure before
+        # the stream began; a timeout is also an APITimeoutError.
         if isinstance(exc, httpx.TimeoutException):
-            raise reader.error(f"No stream chunk within {idle} s", StreamTimeoutError) from exc
-        raise reader.error(f"Stream connection lost ({type(exc).__name__}): {exc}") from exc
+            if self._deadline_passed(deadline_at):
+                raise self._deadline_error(reader) from exc
+            limit = self.settings.stream_read_timeout
+            raise reader.error(f"No stream chunk within {limit} s", StreamTimeoutError) from exc
+        message = f"Stream connection lost ({type(exc).__name__}): {exc}"
+        raise reader.error(message, StreamConnectionError) from exc
 
 
 class ResponsesClient(_ClientBase):
@@ -280,35 +385,58 @@ class ResponsesClient(_ClientBase):
     @property
     def http_client(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(
+            http = httpx.Client(
                 timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=self._transport
             )
+            # A client dropped without `close()` (a model built per request, a test) closes its sockets
+            # when collected, as its async pools do, instead of leaving them to warn as unclosed.
+            self._http_finalizer = weakref.finalize(self, http.close)
+            self._http = http
         return self._http
 
     @property
     def http_async_client(self) -> httpx.AsyncClient:
+        """The async pool of the running event loop (an injected client is used on every loop)."""
+        if self._ahttp is not None:
+            return self._ahttp
+        # Pooled connections belong to the event loop that opened them: reused from another loop (a
+        # second `asyncio.run`, a new pytest loop, a loop in another thread) they fail with "Event loop
+        # is closed", so each loop gets its own pool.
         loop = _running_loop()
-        if self._ahttp is not None and self._owns_ahttp and self._ahttp_loop is not loop:
-            # Pooled connections belong to the event loop that opened them: reused from another loop
-            # (a second `asyncio.run`, a new pytest loop) they fail with "Event loop is closed".
-            # That loop is gone or foreign, so the old client cannot be closed from here; drop it.
-            self._ahttp = None
-        if self._ahttp is None:
-            self._ahttp = httpx.AsyncClient(
-                timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=self._async_transport
-            )
-            self._ahttp_loop = loop
-        return self._ahttp
+        pool = self._async_pools.get(loop)
+        if pool is None or pool.http.is_closed:
+            pool = self._open_async_pool(loop)
+        return pool.http
+
+    def _open_async_pool(self, loop: asyncio.AbstractEventLoop | None) -> _AsyncPool:
+        # Forget the pools of loops that have closed: shut down properly, they closed their pool; closed
+        # without `shutdown_asyncgens()`, their connections can no longer be closed by anyone.
+        for other in [other for other in self._async_pools if other is not None and other.is_closed()]:
+            del self._async_pools[other]
+        http = httpx.AsyncClient(
+            timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=self._async_transport
+        )
+        closer = None
+        if loop is not None:
+            closer = _close_on_loop_shutdown(http)
+            _run_to_first_yield(closer)
+        pool = self._async_pools[loop] = _AsyncPool(http, closer)
+        return pool
 
     def close(self) -> None:
-        if self._http is not None and self._owns_http:
-            self._http.close()
-            self._http = None
+        """Close the sync pool. Async pools need their loop: `aclose()`, or they close with their loop."""
+        if self._http_finalizer is not None:
+            self._http_finalizer()  # closes the pool now, not when this client is collected
+            self._http_finalizer = self._http = None
 
     async def aclose(self) -> None:
-        if self._ahttp is not None and self._owns_ahttp:
-            await self._ahttp.aclose()
-            self._ahttp = None
+        """Close the running loop's async pool and the sync pool (other loops' pools close with them)."""
+        pool = self._async_pools.pop(_running_loop(), None)
+        if pool is not None:
+            if pool.closer is not None:
+                await pool.closer.aclose()  # its `finally` closes the pool, and the loop forgets it
+            else:
+                await pool.http.aclose()
         self.close()
 
     def __enter__(self) -> ResponsesClient:
@@ -327,7 +455,12 @@ class ResponsesClient(_ClientBase):
 
     # -- sync I/O ----------------------------------------------------------------------------------
     def _send(
-        self, request: ResponseRequest, *, stream: bool, extra_headers: Mapping[str, str] | None
+        self,
+        request: ResponseRequest,
+        *,
+        stream: bool,
+        extra_headers: Mapping[str, str] | None,
+        deadline_at: float | None,
     ) -> httpx.Response:
         content, headers, timeout = self._request_parts(request, stream=stream, extra_headers=extra_headers)
         http = self.http_client
@@ -336,18 +469,19 @@ class ResponsesClient(_ClientBase):
         )
         retries = 0
         while True:
+            self._fit_to_deadline(http_request, timeout, deadline_at, retries)
             started = time.perf_counter()
             try:
                 response = http.send(http_request, stream=True)
             except httpx.TransportError as exc:
-                wait = self._wait_after_error(retries, exc, http_request, started)
+                wait = self._wait_after_error(retries, exc, http_request, started, deadline_at)
             else:
                 if response.is_success:
                     self._log(http_request, response.status_code, started, None, retries)
                     return response
                 response.read()
                 response.close()
-                wait = self._wait_after_status(retries, response, started)
+                wait = self._wait_after_status(retries, response, started, deadline_at)
             self.retry_policy.sleep(wait)
             retries += 1
 
@@ -355,10 +489,11 @@ class ResponsesClient(_ClientBase):
         self, request: ResponseRequest, *, extra_headers: Mapping[str, str] | None = None
     ) -> ResponseResult:
         """One non-streaming call, retried per the policy; returns the normalized result."""
-        response = self._send(request, stream=False, extra_headers=extra_headers)
+        deadline_at = self._deadline_at()
+        response = self._send(request, stream=False, extra_headers=extra_headers, deadline_at=deadline_at)
         reader = ResponseReader()
         try:
-            for _ in self._read(response, reader):
+            for _ in self._read(response, reader, deadline_at):
                 pass
         finally:
             response.close()
@@ -370,16 +505,17 @@ class ResponsesClient(_ClientBase):
         """A streaming call. Nothing is sent until the returned stream is iterated."""
         return ResponseStream(self, request, extra_headers)
 
-    def _iter_stream(
+    def _open_stream(
         self, request: ResponseRequest, extra_headers: Mapping[str, str] | None, reader: ResponseReader
-    ) -> Generator[StreamDelta, None, None]:
-        response = self._send(request, stream=True, extra_headers=extra_headers)
-        try:
-            yield from self._read(response, reader)
-        finally:
-            response.close()
+    ) -> tuple[httpx.Response, Generator[StreamDelta, None, None]]:
+        """Send a stream request (with retries); the response and its deltas. The caller closes both."""
+        deadline_at = self._deadline_at()
+        response = self._send(request, stream=True, extra_headers=extra_headers, deadline_at=deadline_at)
+        return response, self._read(response, reader, deadline_at)
 
-    def _read(self, response: httpx.Response, reader: ResponseReader) -> Generator[StreamDelta, None, None]:
+    def _read(
+        self, response: httpx.Response, reader: ResponseReader, deadline_at: float | None
+    ) -> Generator[StreamDelta, None, None]:
         """A successful response's answer as deltas, in whichever form the server chose to send it."""
         if not _is_event_stream(response):
             try:
@@ -393,13 +529,20 @@ class ResponsesClient(_ClientBase):
                 yield from reader.feed(event.data)
                 if reader.done:
                     return
+                if deadline_at is not None and self._deadline_passed(deadline_at):
+                    raise self._deadline_error(reader)
         except httpx.TransportError as exc:
-            self._mid_stream_failure(reader, exc, self.settings.stream_idle_timeout)
+            self._mid_stream_failure(reader, exc, deadline_at)
         reader.result()  # raises: the connection ended without an end marker
 
     # -- async I/O ---------------------------------------------------------------------------------
     async def _asend(
-        self, request: ResponseRequest, *, stream: bool, extra_headers: Mapping[str, str] | None
+        self,
+        request: ResponseRequest,
+        *,
+        stream: bool,
+        extra_headers: Mapping[str, str] | None,
+        deadline_at: float | None,
     ) -> httpx.Response:
         content, headers, timeout = self._request_parts(request, stream=stream, extra_headers=extra_headers)
         http = self.http_async_client
@@ -408,18 +551,19 @@ class ResponsesClient(_ClientBase):
         )
         retries = 0
         while True:
+            self._fit_to_deadline(http_request, timeout, deadline_at, retries)
             started = time.perf_counter()
             try:
                 response = await http.send(http_request, stream=True)
             except httpx.TransportError as exc:
-                wait = self._wait_after_error(retries, exc, http_request, started)
+                wait = self._wait_after_error(retries, exc, http_request, started, deadline_at)
             else:
                 if response.is_success:
                     self._log(http_request, response.status_code, started, None, retries)
                     return response
                 await response.aread()
                 await response.aclose()
-                wait = self._wait_after_status(retries, response, started)
+                wait = self._wait_after_status(retries, response, started, deadline_at)
             await self.retry_policy.async_sleep(wait)
             retries += 1
 
@@ -427,10 +571,13 @@ class ResponsesClient(_ClientBase):
         self, request: ResponseRequest, *, extra_headers: Mapping[str, str] | None = None
     ) -> ResponseResult:
         """Async `create`."""
-        response = await self._asend(request, stream=False, extra_headers=extra_headers)
+        deadline_at = self._deadline_at()
+        response = await self._asend(
+            request, stream=False, extra_headers=extra_headers, deadline_at=deadline_at
+        )
         reader = ResponseReader()
         try:
-            async for _ in self._aread(response, reader):
+            async for _ in self._aread(response, reader, deadline_at):
                 pass
         finally:
             await response.aclose()
@@ -442,18 +589,18 @@ class ResponsesClient(_ClientBase):
         """Async `stream`. Nothing is sent until the returned stream is iterated."""
         return AsyncResponseStream(self, request, extra_headers)
 
-    async def _aiter_stream(
+    async def _aopen_stream(
         self, request: ResponseRequest, extra_headers: Mapping[str, str] | None, reader: ResponseReader
-    ) -> AsyncGenerator[StreamDelta, None]:
-        response = await self._asend(request, stream=True, extra_headers=extra_headers)
-        try:
-            async for delta in self._aread(response, reader):
-                yield delta
-        finally:
-            await response.aclose()
+    ) -> tuple[httpx.Response, AsyncGenerator[StreamDelta, None]]:
+        """Async `_open_stream`."""
+        deadline_at = self._deadline_at()
+        response = await self._asend(
+            request, stream=True, extra_headers=extra_headers, deadline_at=deadline_at
+        )
+        return response, self._aread(response, reader, deadline_at)
 
     async def _aread(
-        self, response: httpx.Response, reader: ResponseReader
+        self, response: httpx.Response, reader: ResponseReader, deadline_at: float | None
     ) -> AsyncGenerator[StreamDelta, None]:
         """Async `_read`."""
         if not _is_event_stream(response):
@@ -470,15 +617,35 @@ class ResponsesClient(_ClientBase):
                     yield delta
                 if reader.done:
                     return
+                if deadline_at is not None and self._deadline_passed(deadline_at):
+                    raise self._deadline_error(reader)
         except httpx.TransportError as exc:
-            self._mid_stream_failure(reader, exc, self.settings.stream_idle_timeout)
+            self._mid_stream_failure(reader, exc, deadline_at)
         reader.result()  # raises: the connection ended without an end marker
 
 
 class _AssembledStream:
-    """What a sync and an async stream share: the reader, and what it has received so far."""
+    """What a sync and an async stream share: the request, the reader and what it has received so far.
 
-    _reader: ResponseReader
+    A stream owns its response and closes it as soon as the answer ends, fails or is interrupted, and on
+    `close()`/`aclose()` or leaving its `with` block. Streams are iterator objects, not generators, on
+    purpose: asyncio closes every async generator still open when its loop shuts down, so a generator
+    stream inside a caller's generator that closes it too (`async with`) got closed twice at once
+    ("aclose(): asynchronous generator is already running"). The reader's generator inside never awaits
+    while closing, so closing it twice is harmless. A stream dropped mid-answer without a close (a
+    `break`) is closed by httpx's and httpcore's own generators as they are collected, at the latest with
+    its pool.
+    """
+
+    def __init__(
+        self, client: ResponsesClient, request: ResponseRequest, extra_headers: Mapping[str, str] | None
+    ) -> None:
+        self._client = client
+        self._request = request
+        self._extra_headers = extra_headers
+        self._reader = ResponseReader()
+        self._response: httpx.Response | None = None
+        self._closed = False
 
     @property
     def result(self) -> ResponseResult:
@@ -499,20 +666,30 @@ class _AssembledStream:
 class ResponseStream(_AssembledStream):
     """Iterate for `StreamDelta`s; `result` is the assembled `ResponseResult` (partial until the end)."""
 
-    def __init__(
-        self, client: ResponsesClient, request: ResponseRequest, extra_headers: Mapping[str, str] | None
-    ) -> None:
-        self._reader = ResponseReader()
-        self._deltas = client._iter_stream(request, extra_headers, self._reader)
+    _deltas: Generator[StreamDelta, None, None] | None = None
 
-    def __iter__(self) -> Iterator[StreamDelta]:
-        return self._deltas
+    def __iter__(self) -> ResponseStream:
+        return self
 
     def __next__(self) -> StreamDelta:
-        return next(self._deltas)
+        try:
+            if self._deltas is None:
+                if self._closed:
+                    raise StopIteration
+                self._response, self._deltas = self._client._open_stream(
+                    self._request, self._extra_headers, self._reader
+                )
+            return next(self._deltas)
+        except BaseException:
+            self.close()  # ended, failed or interrupted: release the connection now
+            raise
 
     def close(self) -> None:
-        self._deltas.close()
+        self._closed = True
+        if self._deltas is not None:
+            self._deltas.close()
+        if self._response is not None:
+            self._response.close()
 
     def __enter__(self) -> ResponseStream:
         return self
@@ -524,20 +701,30 @@ class ResponseStream(_AssembledStream):
 class AsyncResponseStream(_AssembledStream):
     """Async counterpart of `ResponseStream`."""
 
-    def __init__(
-        self, client: ResponsesClient, request: ResponseRequest, extra_headers: Mapping[str, str] | None
-    ) -> None:
-        self._reader = ResponseReader()
-        self._deltas = client._aiter_stream(request, extra_headers, self._reader)
+    _deltas: AsyncGenerator[StreamDelta, None] | None = None
 
-    def __aiter__(self) -> AsyncIterator[StreamDelta]:
-        return self._deltas
+    def __aiter__(self) -> AsyncResponseStream:
+        return self
 
     async def __anext__(self) -> StreamDelta:
-        return await self._deltas.__anext__()
+        try:
+            if self._deltas is None:
+                if self._closed:
+                    raise StopAsyncIteration
+                self._response, self._deltas = await self._client._aopen_stream(
+                    self._request, self._extra_headers, self._reader
+                )
+            return await self._deltas.__anext__()
+        except BaseException:
+            await self.aclose()  # ended, failed or interrupted: release the connection now
+            raise
 
     async def aclose(self) -> None:
-        await self._deltas.aclose()
+        self._closed = True
+        if self._deltas is not None:
+            await self._deltas.aclose()
+        if self._response is not None:
+            await self._response.aclose()
 
     async def __aenter__(self) -> AsyncResponseStream:
         return self

@@ -15,12 +15,18 @@ The tree::
         │   ├── UnprocessableEntityError   422
         │   ├── RateLimitError             429
         │   └── InternalServerError        >= 500
-        ├── APIConnectionError             the request never got an answer
-        │   └── APITimeoutError            ... because a timeout fired
+        ├── APIConnectionError             the request never got an answer, or lost it midway
+        │   └── APITimeoutError            ... because a timeout or the call's deadline fired
         └── StreamError                    an answer broke after it started; `.partial` holds what arrived
             ├── ResponseFailedError        the server reported the response failed (`response.failed`,
             │                              an `error` event, or a body with `"status": "failed"`)
-            └── StreamTimeoutError         no chunk arrived within the idle timeout (also an APITimeoutError)
+            └── StreamConnectionError      the connection broke mid-stream (also an APIConnectionError)
+                └── StreamTimeoutError     no chunk within the idle/read timeout, or the deadline passed
+                                           mid-stream (also an APITimeoutError)
+
+So `except APIConnectionError` (or `APITimeoutError`) catches a transport failure wherever it happens, before
+or during a stream, while `except StreamError` catches every stream that broke, with what it delivered.
+`ResponseFailedError` is the server's own verdict, not a transport failure: never an APIConnectionError.
 
 Messages never contain the access key: they are built only from the status, the server's error body and
 our own text, and `redact()` scrubs any bearer token that a server echoes back.
@@ -52,6 +58,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseFailedError",
+    "StreamConnectionError",
     "StreamError",
     "StreamTimeoutError",
     "UnprocessableEntityError",
@@ -212,13 +219,14 @@ class ResponseFailedError(StreamError):
     """
 
 
-class StreamTimeoutError(StreamError, APITimeoutError):
-    """No stream chunk arrived within the idle timeout."""
+# The constructors chain through `super()` in MRO order (StreamError's first, so `partial` is required), and
+# every `__init__` in these chains takes `(message, *, request)`: each class builds correctly.
+class StreamConnectionError(StreamError, APIConnectionError):
+    """The connection failed after the stream began (dropped, reset, broken framing, timed out)."""
 
-    def __init__(
-        self, message: str, *, partial: ResponseResult, request: httpx.Request | None = None
-    ) -> None:
-        StreamError.__init__(self, message, partial=partial, request=request)
+
+class StreamTimeoutError(StreamConnectionError, APITimeoutError):
+    """No stream chunk arrived within the idle/read timeout, or the call's deadline passed mid-stream."""
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {

@@ -5,6 +5,10 @@ connection errors and timeouts. The wait honours `retry-after-ms`, then `retry-a
 date) when it is within 60 s; otherwise exponential backoff from 0.5 s, doubling, capped at 8 s, with up to
 25 % jitter. A stream is never retried once its first event has arrived: the client only consults the
 policy before it hands the response to the stream decoder.
+
+Under a call deadline (`Settings.deadline`) the client passes the seconds left as `remaining`: a retry
+whose wait would not end before then is not made, so no wait, Retry-After included, runs past the deadline
+and the caller gets the real failure at once instead of a timeout after a pointless wait.
 """
 
 from __future__ import annotations
@@ -72,17 +76,24 @@ class RetryPolicy:
         delay = min(self.initial_delay * 2.0**retries_done, self.max_delay)
         return delay * (1.0 - self.jitter * random.random())
 
-    def wait_after_status(self, retries_done: int, response: httpx.Response) -> float | None:
+    def wait_after_status(
+        self, retries_done: int, response: httpx.Response, remaining: float | None = None
+    ) -> float | None:
         """Seconds to wait before retrying this response, or None when it must not be retried."""
         if retries_done >= self.max_retries or not self.should_retry_status(response):
             return None
         asked = _retry_after(response.headers)
         if asked is not None and 0 <= asked <= MAX_RETRY_AFTER:
-            return asked
-        return self.backoff(retries_done)
+            return _within(asked, remaining)
+        return _within(self.backoff(retries_done), remaining)
 
-    def wait_after_error(self, retries_done: int) -> float | None:
+    def wait_after_error(self, retries_done: int, remaining: float | None = None) -> float | None:
         """Seconds to wait after a connection error or timeout, or None when retries are used up."""
         if retries_done >= self.max_retries:
             return None
-        return self.backoff(retries_done)
+        return _within(self.backoff(retries_done), remaining)
+
+
+def _within(wait: float, remaining: float | None) -> float | None:
+    """`wait`, or None when it would not end before the deadline (`remaining` seconds away)."""
+    return wait if remaining is None or wait < remaining else None

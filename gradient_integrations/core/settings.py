@@ -4,6 +4,22 @@ Key:      explicit `api_key` > GRADIENT_MODEL_ACCESS_KEY > MODEL_ACCESS_KEY > DI
 Endpoint: explicit `base_url` > GRADIENT_INFERENCE_ENDPOINT > https://inference.do-ai.run.
 The endpoint may be given with or without a trailing `/v1` and `/`; requests go to `<root>/v1/responses`.
 A loopback endpoint (the local server) needs no key; any other endpoint without one is a ConfigurationError.
+
+Time limits, in seconds, each > 0 (else a ConfigurationError naming it); None means "no limit" / "default":
+
+  timeout              each attempt's httpx limits: connect, read (the longest wait for the next bytes),
+                       write, pool. A number sets them all but caps connect at 5 s; `(connect, read)` or an
+                       `httpx.Timeout` set them one by one. Default 60 s, 5 s to connect (DO's SDK).
+  stream_idle_timeout  the longest wait between two stream chunks is min(read timeout, stream_idle_timeout):
+                       it can only shorten the read timeout on streams, never lengthen it. Default None:
+                       the read timeout alone.
+  deadline             the whole call: every attempt, every wait between retries (Retry-After included) and
+                       the whole stream. A retry whose wait would not end before the deadline is not made
+                       (the failure is raised as it is); each attempt's limits are cut to the time left when
+                       it starts; a stream checks the clock after each event. When it passes: APITimeoutError,
+                       or StreamTimeoutError (with `.partial`) once a stream has begun. A read already
+                       waiting ends by its own (cut) limit, so a stream that stalls late can outlive the
+                       deadline by at most one such wait. Default None: no limit.
 """
 
 from __future__ import annotations
@@ -29,6 +45,7 @@ __all__ = [
     "ENDPOINT_ENV_VAR",
     "Settings",
     "is_loopback",
+    "missing_key_error",
     "normalize_base_url",
     "resolve_api_key",
 ]
@@ -39,7 +56,8 @@ DEFAULT_BASE_URL = "https://inference.do-ai.run"
 # Same as DO's official (Stainless) SDK: 60 s overall/read, 5 s to connect, 2 retries.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
-DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
+# None: a stream waits for each chunk as long as the read timeout allows (see the module docstring).
+DEFAULT_STREAM_IDLE_TIMEOUT: float | None = None
 # The openai SDK's pool, not DO's SDK's (100 connections, 20 kept alive): model calls last seconds, so a
 # burst of parallel calls wider than 100 would queue behind whole generations, and httpcore's queue
 # scans every connection for every waiting request (benchmarks/RESULTS.md, 2b, measures a 500-call burst
@@ -47,6 +65,15 @@ DEFAULT_STREAM_IDLE_TIMEOUT = 60.0
 DEFAULT_LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
 
 TimeoutLike = float | tuple[float, float] | httpx.Timeout | None
+
+
+def missing_key_error(base_url: str) -> ConfigurationError:
+    """The one error for a remote endpoint without a key, raised by `Settings.resolve` and at call time."""
+    return ConfigurationError(
+        f"No access key for {base_url}: pass api_key=... or set one of "
+        f"{', '.join(API_KEY_ENV_VARS)} (checked in that order). "
+        "A loopback base_url (the local server) needs no key."
+    )
 
 
 def resolve_api_key(explicit: str | SecretStr | None = None) -> SecretStr | None:
@@ -91,20 +118,45 @@ def is_loopback(base_url: str) -> bool:
         return False
 
 
+def _check_seconds(name: str, value: float | None) -> None:
+    # `not value > 0` also refuses NaN, which every comparison would otherwise let through.
+    if value is not None and not value > 0:
+        raise ConfigurationError(f"{name} must be > 0 seconds, got {value}")
+
+
 def _as_timeout(timeout: TimeoutLike) -> httpx.Timeout:
     if timeout is None:
         return DEFAULT_TIMEOUT
     if isinstance(timeout, httpx.Timeout):
+        for part in ("connect", "read", "write", "pool"):
+            _check_seconds(f"timeout.{part}", getattr(timeout, part))
         return timeout
     if isinstance(timeout, tuple):
+        if len(timeout) != 2:
+            raise ConfigurationError(f"timeout as a tuple must be (connect, read), got {timeout!r}")
         connect, read = timeout
+        _check_seconds("timeout.connect", connect)
+        _check_seconds("timeout.read", read)
         return httpx.Timeout(read, connect=connect)
+    _check_seconds("timeout", timeout)
     return httpx.Timeout(float(timeout), connect=min(float(timeout), DEFAULT_TIMEOUT.connect or 5.0))
+
+
+def _shorter(first: float | None, second: float | None) -> float | None:
+    """The smaller of two limits where None means no limit."""
+    if first is None:
+        return second
+    return first if second is None else min(first, second)
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Resolved, validated settings for one core client. Never shows the key in its repr."""
+    """Resolved, validated settings for one core client. Never shows the key in its repr.
+
+    Time limits (the module docstring has the whole rule): `timeout` bounds each attempt; on a stream the
+    wait between two chunks is `stream_read_timeout`, min(timeout.read, stream_idle_timeout); `deadline`,
+    when set, bounds the whole call, retries and stream included.
+    """
 
     base_url: str
     api_key: SecretStr | None = field(repr=False)
@@ -112,6 +164,7 @@ class Settings:
     max_retries: int = DEFAULT_MAX_RETRIES
     stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT
     default_headers: Mapping[str, str] = field(default_factory=dict)
+    deadline: float | None = None
 
     @classmethod
     def resolve(
@@ -124,37 +177,39 @@ class Settings:
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
         default_headers: Mapping[str, str] | None = None,
         require_key: bool = True,
+        deadline: float | None = None,
     ) -> Settings:
         root = normalize_base_url(base_url)
         key = resolve_api_key(api_key)
         if key is None and require_key and not is_loopback(root):
-            raise ConfigurationError(
-                f"No access key for {root}: pass api_key=... or set one of "
-                f"{', '.join(API_KEY_ENV_VARS)} (checked in that order). "
-                "A loopback base_url (the local server) needs no key."
-            )
+            raise missing_key_error(root)
         retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
         if retries < 0:
             raise ConfigurationError(f"max_retries must be >= 0, got {retries}")
-        if stream_idle_timeout is not None and stream_idle_timeout <= 0:
-            raise ConfigurationError(
-                f"stream_idle_timeout must be > 0 seconds or None, got {stream_idle_timeout}"
-            )
+        resolved_timeout = _as_timeout(timeout)
+        _check_seconds("stream_idle_timeout", stream_idle_timeout)
+        _check_seconds("deadline", deadline)
         headers = dict(default_headers or {})
         if any(name.lower() == "authorization" for name in headers):
             raise ConfigurationError("default_headers must not carry Authorization: pass api_key instead")
         return cls(
             base_url=root,
             api_key=key,
-            timeout=_as_timeout(timeout),
+            timeout=resolved_timeout,
             max_retries=retries,
             stream_idle_timeout=stream_idle_timeout,
             default_headers=headers,
+            deadline=deadline,
         )
 
     @property
     def responses_url(self) -> str:
         return f"{self.base_url}/v1/responses"
+
+    @property
+    def stream_read_timeout(self) -> float | None:
+        """The longest wait between two stream chunks: min(timeout.read, stream_idle_timeout); None: none."""
+        return _shorter(self.timeout.read, self.stream_idle_timeout)
 
     def auth_headers(self) -> dict[str, str]:
         if self.api_key is None:
@@ -176,6 +231,7 @@ class Settings:
             self.max_retries,
             self.stream_idle_timeout,
             dict(self.default_headers),
+            self.deadline,
         )
         return (_unpickle_settings, fields)
 
@@ -186,6 +242,7 @@ def _unpickle_settings(
     max_retries: int,
     stream_idle_timeout: float | None,
     default_headers: dict[str, str],
+    deadline: float | None = None,  # absent from pickles made before `deadline` existed
 ) -> Settings:
     return Settings(
         base_url=base_url,
@@ -194,4 +251,5 @@ def _unpickle_settings(
         max_retries=max_retries,
         stream_idle_timeout=stream_idle_timeout,
         default_headers=default_headers,
+        deadline=deadline,
     )

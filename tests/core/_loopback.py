@@ -2,7 +2,8 @@
 
 A raw socket in a thread, so the test controls every byte and every pause: each request is answered
 with a chunked `text/event-stream` body whose chunks are sent on a schedule, after which the server
-holds the connection open and silent until the test ends, as a hung upstream would.
+holds the connection open and silent until the client hangs up or the test ends, as a hung upstream
+would. `hangups` counts the clients that closed such a connection, so a test can see one released.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class StallingServer:
         self.chunks = chunks
         self.header_delay = header_delay
         self.connections = 0
+        self.hangups = 0
         self._stop = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._threads: list[threading.Thread] = []
@@ -70,9 +72,23 @@ class StallingServer:
                     if self._stop.wait(delay):
                         return
                     conn.sendall(b"%x\r\n%s\r\n" % (len(data), data))
-                self._stop.wait(30)  # hang, connection open, until the test ends
             except OSError:
                 return  # the client hung up first: expected after its timeout
+            self._hold(conn)
+
+    def _hold(self, conn: socket.socket) -> None:
+        """Silent, connection open, until the client hangs up (counted) or the test ends."""
+        conn.settimeout(0.02)
+        while not self._stop.is_set():
+            try:
+                if conn.recv(65536):
+                    continue  # nothing is expected, and nothing read matters
+            except TimeoutError:
+                continue
+            except OSError:
+                pass  # reset by the client: a hang-up too
+            self.hangups += 1
+            return
 
     @staticmethod
     def _read_request(conn: socket.socket) -> None:

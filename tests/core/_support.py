@@ -236,6 +236,11 @@ def sse_json(payload: dict[str, Any], **kwargs: Any) -> str:
     return sse_event(json.dumps(payload, ensure_ascii=False), **kwargs)
 
 
+def text_event(piece: str) -> bytes:
+    """One DO stream chunk carrying `piece` of the answer text, as SSE bytes."""
+    return sse_json({"choices": [{"index": 0, "delta": {"content": piece}}]}).encode()
+
+
 def split_at(blob: bytes, cuts: Iterable[int]) -> list[bytes]:
     """`blob` cut at the given byte offsets (duplicates and ends ignored); never yields empty chunks."""
     points = sorted({cut for cut in cuts if 0 < cut < len(blob)})

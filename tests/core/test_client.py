@@ -44,12 +44,12 @@ async def test_sync_and_async_give_the_same_result() -> None:
 def test_http_clients_are_created_lazily_and_reused() -> None:
     script = Script(json_reply(BODY))
     client = make_client(script)
-    assert client._http is None and client._ahttp is None  # nothing opened by the constructor
+    assert client._http is None and client._async_pools == {}  # nothing opened by the constructor
     client.create(REQUEST)
     first = client._http
     client.create(REQUEST)
     assert first is not None and client._http is first  # one pooled client per instance
-    assert client._ahttp is None  # sync use never opens the async client
+    assert client._async_pools == {}  # sync use never opens an async pool
 
 
 async def test_close_closes_what_the_client_created() -> None:
@@ -105,6 +105,7 @@ async def test_streams_send_nothing_until_iterated() -> None:
 
 
 def test_stream_timeout_reads_are_bounded_by_the_idle_timeout() -> None:
+    # The whole rule, min(read timeout, stream_idle_timeout), is in test_timeouts.
     script = Script(sse_reply([STREAM]))
     client = make_client(script, timeout=30.0, stream_idle_timeout=7.0)
     collect(client.stream(REQUEST))

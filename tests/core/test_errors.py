@@ -25,11 +25,14 @@ from gradient_integrations.core import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseFailedError,
+    ResponseReader,
     StreamError,
     StreamTimeoutError,
     UnprocessableEntityError,
     build_request,
 )
+from gradient_integrations.core.errors import StreamConnectionError
 
 from ._support import Reply, Script, acollect, collect, json_reply, load_yaml, make_client
 
@@ -152,6 +155,23 @@ def test_exception_tree() -> None:
     for cls in (APIStatusError, APIConnectionError, StreamError):
         assert issubclass(cls, APIError) and issubclass(cls, GradientError)
     assert issubclass(APITimeoutError, APIConnectionError)
-    assert issubclass(StreamTimeoutError, StreamError) and issubclass(StreamTimeoutError, APITimeoutError)
+    # A transport failure mid-stream is both: a StreamError (with `.partial`) and an APIConnectionError.
+    assert issubclass(StreamConnectionError, StreamError) and issubclass(
+        StreamConnectionError, APIConnectionError
+    )
+    assert issubclass(StreamTimeoutError, StreamConnectionError) and issubclass(
+        StreamTimeoutError, APITimeoutError
+    )
+    # The server's own verdict is not a connection failure.
+    assert issubclass(ResponseFailedError, StreamError)
+    assert not issubclass(ResponseFailedError, APIConnectionError)
     for _, cls in STATUS_CLASSES:
         assert issubclass(cls, APIStatusError)
+
+
+def test_stream_errors_build_with_their_partial_and_message() -> None:
+    partial = ResponseReader().snapshot()
+    for cls in (StreamError, ResponseFailedError, StreamConnectionError, StreamTimeoutError):
+        error = cls("went wrong", partial=partial)
+        assert str(error) == error.message == "went wrong"
+        assert error.partial is partial and error.request is None

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from gradient_integrations.core import ConfigurationError, ResponsesClient, Settings, build_request
-from gradient_integrations.core.settings import API_KEY_ENV_VARS, ENDPOINT_ENV_VAR
+from gradient_integrations.core.settings import API_KEY_ENV_VARS, ENDPOINT_ENV_VAR, missing_key_error
 
 from ._support import Script, json_reply, load_json
 
@@ -101,6 +101,26 @@ def test_missing_key_names_all_three_variables() -> None:
 def test_missing_key_raised_by_the_client_constructor() -> None:
     with pytest.raises(ConfigurationError, match="GRADIENT_MODEL_ACCESS_KEY"):
         ResponsesClient(base_url="https://remote.example")
+
+
+async def test_missing_key_reads_the_same_when_resolved_and_when_a_call_is_made() -> None:
+    # Settings resolved without requiring a key (as the adapters do, so a model can be built and pickled
+    # keyless) fail at the call with the very message `Settings.resolve` gives.
+    expected = str(missing_key_error("https://remote.example"))
+    assert expected.startswith("No access key for https://remote.example")
+    assert "GRADIENT_MODEL_ACCESS_KEY, MODEL_ACCESS_KEY, DIGITALOCEAN_INFERENCE_KEY" in expected
+    assert "api_key=" in expected
+    with pytest.raises(ConfigurationError) as resolved:
+        Settings.resolve(base_url="https://remote.example/v1")
+    client = ResponsesClient.from_settings(
+        Settings.resolve(base_url="https://remote.example", require_key=False)
+    )
+    request = build_request(model="m", input="hi")
+    with pytest.raises(ConfigurationError) as at_call:
+        client.create(request)
+    with pytest.raises(ConfigurationError) as at_async_call:
+        await client.acreate(request)
+    assert str(resolved.value) == str(at_call.value) == str(at_async_call.value) == expected
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,9 @@ Each broken stream first delivers "Hello" and " wor" (and, for one case, a tool 
 an error chunk, `response.failed`, an `error` event, malformed JSON, a non-object event, a connection
 that ends without an end marker (between or inside events), a dropped connection, a read timeout. The
 deltas before the failure must reach the caller first, the error's `.partial` must hold them, and the
-request must not be re-sent (a stream is never retried once it has started).
+request must not be re-sent (a stream is never retried once it has started). A transport failure (dropped,
+reset, timed out) is also an `APIConnectionError`, like the same failure before the stream began; what
+the server said (an error event, `response.failed`) or sent (malformed data) is not.
 """
 
 from __future__ import annotations
@@ -15,7 +17,18 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from gradient_integrations.core import StreamError, StreamTimeoutError, ToolCall, build_request
+from gradient_integrations.core import (
+    APIConnectionError,
+    APITimeoutError,
+    ResponseFailedError,
+    ResponsesClient,
+    StreamError,
+    StreamTimeoutError,
+    ToolCall,
+    build_request,
+)
+from gradient_integrations.core.errors import StreamConnectionError
+from gradient_integrations.local import LocalServer
 
 from ._support import Reply, Script, SleepRecorder, acollect, collect, make_client, sse_event, sse_reply
 
@@ -76,7 +89,19 @@ BROKEN: dict[str, tuple[str, str, BaseException | None, str]] = {
         "connection lost",
     ),
     "read timeout": (TYPED_START, "", httpx.ReadTimeout("timed out"), "No stream chunk within"),
+    "connection reset": (DO_START, "", httpx.ReadError("connection reset by peer"), "connection lost"),
 }
+# The transport failures: caught by `except APIConnectionError` like the same failure before the stream
+# began, and a StreamError with `.partial` all the same. What the server said or sent is neither.
+TRANSPORT = {"connection dropped", "read timeout", "connection reset"}
+SERVER_SAID_FAILED = {"do error chunk", "do error string", "response.failed", "typed error event"}
+
+
+def _check_kind(name: str, error: StreamError) -> None:
+    assert isinstance(error, StreamConnectionError) is (name in TRANSPORT)
+    assert isinstance(error, APIConnectionError) is (name in TRANSPORT)
+    assert isinstance(error, (StreamTimeoutError, APITimeoutError)) is (name == "read timeout")
+    assert isinstance(error, ResponseFailedError) is (name in SERVER_SAID_FAILED)
 
 
 def _script(name: str) -> Script:
@@ -100,7 +125,7 @@ def test_sync_stream_error_after_earlier_deltas(name: str) -> None:
     assert error.partial.finish_reason is None  # it never finished
     assert stream.result.text == "Hello wor"
     assert (script.count, sleeper.waits) == (1, [])  # not re-sent
-    assert isinstance(error, StreamTimeoutError) is (name == "read timeout")
+    _check_kind(name, error)
 
 
 @pytest.mark.parametrize("name", BROKEN)
@@ -116,7 +141,7 @@ async def test_async_stream_error_after_earlier_deltas(name: str) -> None:
     assert error.partial.text == "Hello wor"
     assert stream.result.text == "Hello wor"
     assert (script.count, sleeper.waits) == (1, [])
-    assert isinstance(error, StreamTimeoutError) is (name == "read timeout")
+    _check_kind(name, error)
     await client.aclose()
 
 
@@ -201,4 +226,27 @@ async def test_closing_an_async_stream_early_closes_the_response() -> None:
     async with client.astream(build_request(model="m", input="hi")) as stream:
         assert (await stream.__anext__()).text == "Hello"
     assert closed == [True]
+    await client.aclose()
+
+
+@pytest.mark.parametrize("run_async", [False, True])
+async def test_a_dropped_connection_on_real_sockets_is_a_connection_error_with_its_partial(
+    local_server: LocalServer, run_async: bool
+) -> None:
+    # `except APIConnectionError` catches a connection lost before the answer and one lost during it.
+    client = ResponsesClient(base_url=local_server.base_url)
+    request = build_request(model="llama3.3-70b-instruct", input="tell me about the sea " * 5)
+    fault = {"x-gradient-fault": "disconnect_mid_stream:2"}
+    delivered: list[str] = []
+    with pytest.raises(APIConnectionError) as caught:
+        if run_async:
+            async for delta in client.astream(request, extra_headers=fault):
+                delivered.append(delta.text)
+        else:
+            for delta in client.stream(request, extra_headers=fault):
+                delivered.append(delta.text)
+    error = caught.value
+    assert isinstance(error, StreamConnectionError) and not isinstance(error, APITimeoutError)
+    assert delivered and error.partial.text == "".join(delivered)
+    client.close()
     await client.aclose()
