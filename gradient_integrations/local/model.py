@@ -12,10 +12,15 @@ The rules (the README section "The scripted model's rules" is the user-facing co
   a named `tool_choice` forces that tool, "required" falls back to the first tool; `parallel_tool_calls=false`
   keeps only the first. Arguments validate against the tool's schema (see `schema_values`); parallel calls
   take the message's values in turn (the first tool's string gets the first quoted text), starting over
-  once they are used up (so two tools both get the only city named). After tool
-  outputs it answers in text, unless `tool_choice` still requires a call.
-- Structured output: `text.format` `json_schema` gives JSON valid under the schema; `json_object` gives an
-  object whose keys are the quoted words of the message (or `answer`).
+  once they are used up (so two tools both get the only city named). After tool outputs (function call
+  outputs since the last user message) it answers in text, unless `tool_choice` still requires a call: then
+  it calls the mentioned tools not yet called since that message, else the last bound tool not yet called
+  (where agent frameworks put a structured-answer tool, like LangChain's `ToolStrategy`), and only once
+  every bound tool has been called the mentioned tools again (or the first tool). Arguments after tool
+  outputs take the message's values first, then the tool outputs' numbers and whole texts.
+- Structured output: `text.format` `json_schema` gives JSON valid under the schema, from the same values;
+  `json_object` gives an object whose keys are the quoted words of the message (or `answer`). With tools
+  the model may call them first, but its text answer, after tool outputs too, is always that JSON.
 - Reasoning: a model id containing `gpt-oss` (or `always_reason`) reasons first, 1-3 sentences by
   `reasoning.effort` (low, medium, high).
 - `stop` cuts the text before the first stop string; `max_output_tokens` truncates (reasoning first) and
@@ -101,10 +106,12 @@ class ScriptedTurn:
 
 @dataclass
 class _Conversation:
-    """What the model reads from the input: the system text, the last user turn, tool results after it."""
+    """What the model reads from the input: the system text, the last user turn, the tools called after it
+    and their results."""
 
     system: list[str] = field(default_factory=list)
     last_user: str = ""
+    called: set[str] = field(default_factory=set)
     tool_results: list[tuple[str, str]] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
 
@@ -129,11 +136,12 @@ class _Conversation:
                 if item.role in ("system", "developer"):
                     convo.system.append(text)
                 elif item.role == "user":
-                    convo.last_user, convo.tool_results = text, []
+                    convo.last_user, convo.called, convo.tool_results = text, set(), []
                 elif item.role == "tool":  # chat-style tool message without a call id
                     convo.tool_results.append(("tool", text))
             elif isinstance(item, FunctionCallItem):
                 call_names[item.call_id] = item.name
+                convo.called.add(item.name)
                 convo.words += [item.name, *item.arguments.split()]
             elif isinstance(item, FunctionCallOutputItem):
                 convo.tool_results.append((call_names.get(item.call_id, item.call_id), item.output))
@@ -143,6 +151,16 @@ class _Conversation:
         for tool in request.tools or []:
             convo.words += [tool.name, *(tool.description or "").split()]
         return convo
+
+    def hints(self) -> Hints:
+        """The values answers take, in order: the last user message's, then the tool outputs' numbers
+        and whole texts (so a structured answer's second string field gets what the tool said)."""
+        hints = Hints.from_text(self.last_user)
+        for _, output in self.tool_results:
+            hints.numbers.extend(Hints.from_text(output).numbers)
+            if output.strip():
+                hints.strings.append(output.strip())
+        return hints
 
 
 class _PrefixCache:
@@ -188,7 +206,7 @@ class ScriptedModel:
             if not (hints.strings or hints.numbers):
                 # Parallel calls take the message's values in turn; once they are used up the next call
                 # starts over, as a model would pass "Cairo" to both tools of 'weather and time in "Cairo"'.
-                hints = Hints.from_text(convo.last_user)
+                hints = convo.hints()
             calls.append(self._call(tool, hints))
         reasoning = self._reasoning(request, convo, calls) if self._reasons(request) else []
         text = "" if calls else _reply(convo, text_format)
@@ -238,6 +256,10 @@ def _chosen_tools(request: ResponseRequest, convo: _Conversation) -> list[Functi
     if convo.tool_results and choice != "required":
         return []
     mentioned = _mentioned_tools(tools, convo.last_user)
+    if convo.tool_results and any(tool.name not in convo.called for tool in tools):
+        # A call is still required: move on to a tool not called yet, rather than repeat the last round.
+        pending = [tool for tool in mentioned if tool.name not in convo.called]
+        mentioned = pending or [next(tool for tool in reversed(tools) if tool.name not in convo.called)]
     if not mentioned and choice == "required":
         mentioned = [tools[0]]
     return mentioned[:1] if request.parallel_tool_calls is False else mentioned
@@ -273,10 +295,11 @@ def _text_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
 def _reply(convo: _Conversation, text_format: dict[str, Any] | None) -> str:
     if text_format is not None:
         if text_format["type"] == "json_schema":
-            value = value_for_schema(text_format["schema"], Hints.from_text(convo.last_user))
+            value = value_for_schema(text_format["schema"], convo.hints())
         else:
             keys = list(dict.fromkeys(quoted_strings(convo.last_user))) or ["answer"]
-            value = {key: f"{key} for: {convo.last_user}".strip() for key in keys}
+            about = _tool_results_text(convo) if convo.tool_results else convo.last_user
+            value = {key: f"{key} for: {about}".strip() for key in keys}
         return json.dumps(value, ensure_ascii=False)
     directive = _WORDS_DIRECTIVE.search(convo.last_user)
     if directive and not convo.tool_results:
@@ -284,15 +307,17 @@ def _reply(convo: _Conversation, text_format: dict[str, Any] | None) -> str:
         words = (_VOCABULARY[i % len(_VOCABULARY)] for i in range(count))
         return " ".join(words)
     if convo.tool_results:
-        body = "Tool results: " + "; ".join(
-            f"{name} returned {output}" for name, output in convo.tool_results
-        )
+        body = _tool_results_text(convo)
     else:
         body = f"You said: {convo.last_user}" if convo.last_user.strip() else "You said nothing."
     if convo.system:
         snippet = " ".join(" ".join(convo.system).split()[:12])
         body = f"(following instructions: {snippet}) {body}"
     return body
+
+
+def _tool_results_text(convo: _Conversation) -> str:
+    return "Tool results: " + "; ".join(f"{name} returned {output}" for name, output in convo.tool_results)
 
 
 def _cut_at_stop(text: str, stop: str | list[str] | None) -> str:

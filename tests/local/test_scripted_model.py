@@ -211,3 +211,168 @@ def test_parallel_calls_take_the_message_values_in_turn() -> None:
     ]
     turn = answer(input="What is the weather in 'Paris' and the time in 'UTC'?", tools=tools)
     assert [json.loads(call.arguments) for call in turn.tool_calls] == [{"city": "Paris"}, {"zone": "UTC"}]
+
+
+# -- a call still required after tool outputs; structured answers after tool outputs ---------------------
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "summary": {"type": "string"}},
+    "required": ["city", "summary"],
+    "additionalProperties": False,
+}
+# What LangChain's ToolStrategy binds: the user's tools, then a tool named after the answer schema.
+ANSWER_TOOL = {
+    "type": "function",
+    "name": "Answer",
+    "description": "The answer.",
+    "parameters": ANSWER_SCHEMA,
+}
+
+
+def run_tool_loop(
+    message: str, outputs: dict[str, str], *, rounds: int = 6, **fields: Any
+) -> tuple[list[list[str]], ScriptedTurn]:
+    """Drive the model like an agent: answer each tool call with `outputs[name]` and ask again, until the
+    model answers in text or calls `Answer` (which ends a ToolStrategy agent). Returns the names called in
+    each round and the last turn."""
+    scripted = ScriptedModel()
+    items: list[dict[str, Any]] = [{"role": "user", "content": message}]
+    rounds_called: list[list[str]] = []
+    for _ in range(rounds):
+        turn = answer(scripted, input=items, **fields)
+        rounds_called.append([call.name for call in turn.tool_calls])
+        if not turn.tool_calls or "Answer" in rounds_called[-1]:
+            return rounds_called, turn
+        for call in turn.tool_calls:
+            items.append(
+                {
+                    "type": "function_call",
+                    "call_id": call.call_id,
+                    "name": call.name,
+                    "arguments": call.arguments,
+                }
+            )
+            items.append(
+                {"type": "function_call_output", "call_id": call.call_id, "output": outputs[call.name]}
+            )
+    raise AssertionError(f"no answer after {rounds} rounds: {rounds_called}")
+
+
+def test_required_after_tool_outputs_calls_the_tool_not_yet_called_with_schema_valid_arguments() -> None:
+    turn = answer(input=TOOL_HISTORY, tools=[WEATHER_TOOL, ANSWER_TOOL], tool_choice="required")
+    assert [call.name for call in turn.tool_calls] == ["Answer"]
+    arguments = json.loads(turn.tool_calls[0].arguments)
+    jsonschema.validate(arguments, ANSWER_SCHEMA)
+    # The message's values first, then what the tool said.
+    assert arguments == {"city": "Paris", "summary": "sunny"}
+    assert (turn.text, turn.finish_reason) == ([], "tool_calls")
+
+
+def test_a_tool_strategy_agent_calls_the_mentioned_tool_then_the_answer_tool() -> None:
+    called, last = run_tool_loop(
+        "What is the weather in 'Paris'?",
+        {"get_weather": "sunny in Paris"},
+        tools=[WEATHER_TOOL, ANSWER_TOOL],
+        tool_choice="required",
+    )
+    assert called == [["get_weather"], ["Answer"]]
+    assert json.loads(last.tool_calls[0].arguments) == {"city": "Paris", "summary": "sunny in Paris"}
+
+
+def test_mentioned_tools_not_yet_called_come_before_the_last_bound_tool() -> None:
+    called, _ = run_tool_loop(
+        "get_time in 'UTC' and get_weather in 'Rome'",
+        {"get_time": "noon", "get_weather": "rain"},
+        tools=[WEATHER_TOOL, TIME_TOOL, ANSWER_TOOL],
+        tool_choice="required",
+        parallel_tool_calls=False,
+    )
+    assert called == [["get_time"], ["get_weather"], ["Answer"]]
+
+
+def test_without_a_mention_required_calls_the_first_tool_then_the_rest_last_first() -> None:
+    scripted = ScriptedModel()
+    items: list[dict[str, Any]] = [{"role": "user", "content": "Nothing relevant"}]
+    called = []
+    for _ in range(4):
+        turn = answer(
+            scripted, input=items, tools=[WEATHER_TOOL, TIME_TOOL, ANSWER_TOOL], tool_choice="required"
+        )
+        (call,) = turn.tool_calls
+        called.append(call.name)
+        items.append({"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": "{}"})
+        items.append({"type": "function_call_output", "call_id": call.call_id, "output": "done"})
+    # Once every tool has been called, "required falls back to the first tool" again.
+    assert called == ["get_weather", "Answer", "get_time", "get_weather"]
+
+
+def test_a_named_tool_choice_still_forces_its_tool_after_tool_outputs() -> None:
+    choice = {"type": "function", "function": {"name": "get_weather"}}
+    turn = answer(input=TOOL_HISTORY, tools=[WEATHER_TOOL, ANSWER_TOOL], tool_choice=choice)
+    assert [call.name for call in turn.tool_calls] == ["get_weather"]
+
+
+def test_auto_after_tool_outputs_still_answers_in_text_with_an_uncalled_tool_bound() -> None:
+    turn = answer(input=TOOL_HISTORY, tools=[WEATHER_TOOL, ANSWER_TOOL])
+    assert (text_of(turn), turn.tool_calls) == ("Tool results: get_weather returned sunny", [])
+
+
+def test_a_new_user_message_starts_the_called_tools_over() -> None:
+    items = [
+        *TOOL_HISTORY,
+        {"role": "assistant", "content": "It is sunny."},
+        {"role": "user", "content": "And the weather in 'Rome'?"},
+    ]
+    turn = answer(input=items, tools=[WEATHER_TOOL, ANSWER_TOOL], tool_choice="required")
+    assert [(call.name, json.loads(call.arguments)) for call in turn.tool_calls] == [
+        ("get_weather", {"location": "Rome", "days": 1})
+    ]
+
+
+def test_arguments_after_tool_outputs_take_numbers_from_the_outputs_too() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "celsius": {"type": "integer"}},
+        "required": ["city", "celsius"],
+    }
+    report = {"type": "function", "name": "Report", "parameters": schema}
+    items = [
+        {"role": "user", "content": "Weather in 'Oslo' please"},
+        {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "cold, -3 degrees"},
+    ]
+    turn = answer(input=items, tools=[WEATHER_TOOL, report], tool_choice="required")
+    assert [(call.name, json.loads(call.arguments)) for call in turn.tool_calls] == [
+        ("Report", {"city": "Oslo", "celsius": -3})
+    ]
+
+
+JSON_SCHEMA_FORMAT = {
+    "format": {"type": "json_schema", "name": "Answer", "schema": ANSWER_SCHEMA, "strict": True}
+}
+
+
+def test_json_schema_with_tools_calls_the_mentioned_tool_first_then_answers_with_the_json() -> None:
+    # What LangChain's ProviderStrategy sends: the user's tools (tool_choice auto) and a json_schema format.
+    called, last = run_tool_loop(
+        "What is the weather in 'Paris'?",
+        {"get_weather": "sunny in Paris"},
+        tools=[WEATHER_TOOL],
+        text=JSON_SCHEMA_FORMAT,
+    )
+    assert called == [["get_weather"], []]
+    value = json.loads(text_of(last))
+    jsonschema.validate(value, ANSWER_SCHEMA)
+    assert value == {"city": "Paris", "summary": "sunny in Paris"}
+    assert last.finish_reason == "stop"
+
+
+def test_json_schema_after_tool_outputs_is_the_json_even_with_instructions() -> None:
+    turn = answer(input=TOOL_HISTORY, tools=[WEATHER_TOOL], instructions="Be brief.", text=JSON_SCHEMA_FORMAT)
+    assert json.loads(text_of(turn)) == {"city": "Paris", "summary": "sunny"}
+
+
+def test_json_object_after_tool_outputs_is_a_json_object_about_the_results() -> None:
+    turn = answer(input=TOOL_HISTORY, tools=[WEATHER_TOOL], text={"format": {"type": "json_object"}})
+    value = json.loads(text_of(turn))
+    assert value == {"Paris": "Paris for: Tool results: get_weather returned sunny"}
