@@ -83,7 +83,10 @@ def sync_contenders(root: str) -> dict[str, Callable[[], str]]:
     }
 
 
-def async_contenders(root: str) -> dict[str, Callable[[], Awaitable[str]]]:
+def async_contenders(
+    root: str,
+) -> tuple[dict[str, Callable[[], Awaitable[str]]], Callable[[], Awaitable[None]]]:
+    """The async calls, and how to close every pool they opened (on the loop that ran them)."""
     raw = httpx.AsyncClient(timeout=RAW_TIMEOUT)
     core = ResponsesClient(base_url=root)
     # httpx's default pool, which DO's SDK uses too: measured alongside to show what our wider one buys.
@@ -126,7 +129,16 @@ def async_contenders(root: str) -> dict[str, Callable[[], Awaitable[str]]]:
     async def do_llama_call() -> str:
         return str((await do_llama.achat(messages)).message.content)
 
-    return {
+    async def aclose() -> None:
+        for client in (raw, narrow.http_async_client):
+            await client.aclose()
+        for ours in (core, chat_gradient, gradient_llm):
+            await ours.aclose()
+        for peer_model in (openai_responses, openai_chat):
+            await peer_model.root_async_client.close()  # type: ignore[union-attr]
+        # The DO packages' clients are made per call inside them: nothing here can close those.
+
+    contenders = {
         RAW: raw_call,
         CORE: core_call,
         CORE_NARROW_POOL: narrow_call,
@@ -137,3 +149,4 @@ def async_contenders(root: str) -> dict[str, Callable[[], Awaitable[str]]]:
         DO_LANGCHAIN: do_langchain_call,
         DO_LLAMA: do_llama_call,
     }
+    return contenders, aclose

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -82,8 +82,20 @@ async def _concurrent(
     root: str, counter: ConnectionCounter, rounds: int, calls: int
 ) -> dict[str, dict[str, float]]:
     """Per contender: median wall seconds for `calls` concurrent calls, most connections one burst opened."""
-    contenders = async_contenders(root)
-    expected = _expected(root)
+    contenders, aclose = async_contenders(root)
+    try:
+        return await _bursts(contenders, counter, rounds, calls, _expected(root))
+    finally:
+        await aclose()
+
+
+async def _bursts(
+    contenders: dict[str, Callable[[], Awaitable[str]]],
+    counter: ConnectionCounter,
+    rounds: int,
+    calls: int,
+    expected: str,
+) -> dict[str, dict[str, float]]:
     walls: dict[str, list[float]] = {name: [] for name in contenders}
     opened: dict[str, list[int]] = {name: [] for name in contenders}
     for name, call in contenders.items():

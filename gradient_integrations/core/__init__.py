@@ -1,9 +1,12 @@
 """The shared request core: the only layer that knows HTTP, SSE and the `/v1/responses` wire format.
 
-Modules, one concern each: `settings` (key and endpoint resolution), `request` (request body models and
-validation), `response` (the documented body shapes and the normalized `ResponseResult`), `reader` (the one
-reader: SSE events and JSON bodies to deltas and a result, no I/O), `retry` (the one retry policy),
-`errors` (the exception tree), `client` (all HTTP, sync and async).
+Modules, one concern each: `settings` (key and endpoint resolution), `secrets` (how the key is held),
+`options` (the request vocabulary: one table of options and the merge rule both adapters use), `values`
+(typed constructors for tools, tool_choice and text.format), `request` (request body models and
+validation), `response` (the documented body shapes and the normalized `ResponseResult`), `reader` (the
+one reader: SSE events and JSON bodies to deltas and a result, no I/O), `retry` (the one retry policy),
+`errors` (the exception tree), `client` (all HTTP, sync and async), `lifecycle` (closing a client's
+owner).
 """
 
 from .client import AsyncResponseStream, ResponsesClient, ResponseStream
@@ -23,6 +26,7 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     ResponseFailedError,
+    StreamConnectionError,
     StreamError,
     StreamTimeoutError,
     UnprocessableEntityError,
@@ -77,6 +81,7 @@ __all__ = [
     "ResponsesClient",
     "RetryPolicy",
     "Settings",
+    "StreamConnectionError",
     "StreamDelta",
     "StreamError",
     "StreamOptions",

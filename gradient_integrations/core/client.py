@@ -242,20 +242,13 @@ class _ClientBase:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
 
-    # -- pickling: never the key, never live connections; the key is re-resolved from the env -----------
+    # -- pickling: settings and policy only, never live connections. The key needs nothing here: it is an
+    # AccessKey, which pickles as "read it from the environment".
     def __getstate__(self) -> dict[str, Any]:
-        settings = self.settings
-        return {
-            "base_url": settings.base_url,
-            "timeout": settings.timeout,
-            "max_retries": settings.max_retries,
-            "stream_idle_timeout": settings.stream_idle_timeout,
-            "deadline": settings.deadline,
-            "default_headers": dict(settings.default_headers),
-        }
+        return {"settings": self.settings, "retry_policy": self.retry_policy}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state, require_key=False)  # type: ignore[misc]
+        self._attach(state["settings"], None, None, None, None, state["retry_policy"])
 
     # -- copying: in-process copies keep the key (only a pickle must drop it) ----------------------------
     def __copy__(self: _Client) -> _Client:

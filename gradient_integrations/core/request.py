@@ -155,7 +155,10 @@ class ResponseRequest(BaseModel):
     # Not in DO's spec but accepted by the vLLM backend; used for structured output and gpt-oss effort.
     text: dict[str, Any] | None = None
     reasoning: dict[str, Any] | None = None
-    # Anything else the caller wants in the body (e.g. previous_response_id, store): merged last.
+    # OpenAI Responses fields that vLLM also accepts.
+    truncation: Literal["auto", "disabled"] | None = None
+    include: list[str] | None = None
+    # Anything else the caller wants in the body, sent as given: merged last.
     extra_body: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("input")

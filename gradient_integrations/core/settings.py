@@ -35,6 +35,7 @@ import httpx
 from pydantic import SecretStr
 
 from .errors import ConfigurationError
+from .secrets import API_KEY_ENV_VARS, AccessKey, key_from_environment
 
 __all__ = [
     "API_KEY_ENV_VARS",
@@ -50,7 +51,6 @@ __all__ = [
     "resolve_api_key",
 ]
 
-API_KEY_ENV_VARS = ("GRADIENT_MODEL_ACCESS_KEY", "MODEL_ACCESS_KEY", "DIGITALOCEAN_INFERENCE_KEY")
 ENDPOINT_ENV_VAR = "GRADIENT_INFERENCE_ENDPOINT"
 DEFAULT_BASE_URL = "https://inference.do-ai.run"
 # Same as DO's official (Stainless) SDK: 60 s overall/read, 5 s to connect, 2 retries.
@@ -76,17 +76,9 @@ def missing_key_error(base_url: str) -> ConfigurationError:
     )
 
 
-def resolve_api_key(explicit: str | SecretStr | None = None) -> SecretStr | None:
-    """The key from the argument or the first env var that is set, as a SecretStr."""
-    if isinstance(explicit, SecretStr):
-        explicit = explicit.get_secret_value()
-    if explicit:
-        return SecretStr(explicit)
-    for name in API_KEY_ENV_VARS:
-        value = os.environ.get(name)
-        if value:
-            return SecretStr(value)
-    return None
+def resolve_api_key(explicit: str | SecretStr | None = None) -> AccessKey | None:
+    """The key from the argument or the first env var that is set, as an `AccessKey`."""
+    return AccessKey.of(explicit) or key_from_environment()
 
 
 def normalize_base_url(base_url: str | None = None) -> str:
@@ -216,40 +208,10 @@ class Settings:
             return {}
         return {"Authorization": f"Bearer {self.api_key.get_secret_value()}"}
 
-    # Immutable, so a copy is the object itself. A pickle never carries the key: like the clients built
-    # on these settings, an unpickled Settings re-reads it from the environment.
+    # Immutable, so a copy is the object itself. Pickling needs nothing special: the key is an
+    # AccessKey, which pickles as "read it from the environment".
     def __copy__(self) -> Settings:
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Settings:
         return self
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        fields = (
-            self.base_url,
-            self.timeout,
-            self.max_retries,
-            self.stream_idle_timeout,
-            dict(self.default_headers),
-            self.deadline,
-        )
-        return (_unpickle_settings, fields)
-
-
-def _unpickle_settings(
-    base_url: str,
-    timeout: httpx.Timeout,
-    max_retries: int,
-    stream_idle_timeout: float | None,
-    default_headers: dict[str, str],
-    deadline: float | None = None,  # absent from pickles made before `deadline` existed
-) -> Settings:
-    return Settings(
-        base_url=base_url,
-        api_key=resolve_api_key(None),
-        timeout=timeout,
-        max_retries=max_retries,
-        stream_idle_timeout=stream_idle_timeout,
-        default_headers=default_headers,
-        deadline=deadline,
-    )

@@ -24,6 +24,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
 
 from ..core.errors import InvalidRequestError
+from ..core.values import json_schema_format
 
 if TYPE_CHECKING:
     from .chat_models import ChatGradient
@@ -58,14 +59,13 @@ def _schema_function(schema: Any, strict: bool | None = None) -> dict[str, Any]:
 
 
 def _json_schema_format(schema: Any, strict: bool | None) -> dict[str, Any]:
-    function = _schema_function(schema, strict)
-    fmt: dict[str, Any] = {"type": "json_schema", "name": function["name"]}
-    if function.get("description"):
-        fmt["description"] = function["description"]
-    fmt["schema"] = function.get("parameters") or {"type": "object", "properties": {}}
-    if strict is not None:
-        fmt["strict"] = strict
-    return fmt
+    function = _schema_function(schema)
+    return json_schema_format(
+        function.get("parameters") or {"type": "object", "properties": {}},
+        name=function["name"],
+        description=function.get("description"),
+        strict=strict,
+    )
 
 
 def structured_output(

@@ -16,6 +16,7 @@ import copy
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import httpx
@@ -25,49 +26,38 @@ from langchain_core.language_models.base import LangSmithParams
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import ConfigDict, Field, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from typing_extensions import Self
 
 from .. import __version__
-from ..core import (
-    InvalidRequestError,
-    ResponseRequest,
-    ResponseResult,
-    ResponsesClient,
-    Settings,
-    build_request,
-)
-from ..core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, normalize_base_url, resolve_api_key
+from ..core import ResponseRequest, ResponseResult, ResponsesClient, Settings, values
+from ..core.lifecycle import ClosesClient
+from ..core.options import CallOptions, constructor_arguments, resolve_options
+from ..core.secrets import AccessKey, key_from_environment
+from ..core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, normalize_base_url
 from ._messages import ChunkMapper, StreamSource, message_from_result, messages_to_input
 from ._structured import StructuredOutputMethod, structured_output
-from ._tools import ToolLike, tool_choice_to_wire, tool_names, tools_to_wire
+from ._tools import ToolLike, tool_names, tools_to_wire
 
 __all__ = ["ChatGradient"]
 
-# Request fields a caller may set per call (invoke/bind kwargs) or in `model_kwargs`.
-_REQUEST_FIELDS = frozenset(
-    {
-        "model",
-        "instructions",
-        "max_output_tokens",
-        "temperature",
-        "top_p",
-        "tools",
-        "tool_choice",
-        "parallel_tool_calls",
-        "stop",
-        "metadata",
-        "user",
-        "text",
-        "reasoning",
-    }
-)
-# Body fields the core does not model but the endpoint family accepts; sent as given.
-_BODY_PASSTHROUGH = frozenset({"previous_response_id", "store", "truncation", "include"})
-_MANAGED_FIELDS = frozenset({"input", "stream", "stream_options", "extra_body"})
 # Module-level, not per instance: a lock cannot be pickled or deep-copied, and creation is rare.
 _CLIENT_LOCK = threading.Lock()
-_CALL_ALIASES = {"max_tokens": "max_output_tokens", "request_metadata": "metadata"}
+# Request fields this class holds as its own fields (the rest of the vocabulary goes to model_kwargs).
+_FIELD_FOR = {
+    "model": "model",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_output_tokens": "max_tokens",
+    "stop": "stop",
+    "instructions": "instructions",
+    "metadata": "request_metadata",
+    "user": "user",
+    "parallel_tool_calls": "parallel_tool_calls",
+    "reasoning": "reasoning",
+}
+# LangChain's own per-call flags, not request options.
+_LANGCHAIN_CALL_FLAGS = ("stream", "ls_structured_output_format")
 
 
 @dataclass(frozen=True)
@@ -77,9 +67,10 @@ class _Call:
     request: ResponseRequest
     extra_headers: Mapping[str, str] | None
     include_usage: bool
+    parse_as: type[BaseModel] | None  # a pydantic `response_format`: the answer is also parsed into it
 
 
-class ChatGradient(BaseChatModel):
+class ChatGradient(ClosesClient, BaseChatModel):
     """DigitalOcean Gradient serverless inference (`/v1/responses`) as a LangChain chat model.
 
     ```python
@@ -89,17 +80,18 @@ class ChatGradient(BaseChatModel):
     model.invoke("Hello")
     ```
 
-    Request fields can also be set per call (`invoke(..., model=, stop=, temperature=, max_tokens=,
-    request_metadata=, previous_response_id=, extra_body=, extra_headers=)`). The endpoint's `metadata`
-    field is `request_metadata` here: the inherited `metadata` is LangChain's trace metadata (LangChain
-    writes `lc_versions` into it, and `invoke(metadata=...)` is taken by LangChain's own signature).
+    Every request option of the core's table (`gradient_integrations.core.options.OPTIONS`) may be set on
+    the instance, in `model_kwargs` or per call (`invoke(..., temperature=, max_tokens=, response_format=,
+    reasoning_effort=, extra_body=, extra_headers=)`), later winning. The endpoint's `metadata` field is
+    `request_metadata` here: the inherited `metadata` is LangChain's trace metadata (LangChain writes
+    `lc_versions` into it, and `invoke(metadata=...)` is taken by LangChain's own signature).
     """
 
     model_config = ConfigDict(populate_by_name=True, arbitrary_types_allowed=True, extra="forbid")
 
     model: str = Field(alias="model_name", min_length=1)
     """Model id, e.g. `openai-gpt-oss-120b` (see `GET /v1/models`)."""
-    api_key: SecretStr | None = Field(default_factory=lambda: resolve_api_key(None), repr=False)
+    api_key: SecretStr | None = Field(default_factory=key_from_environment, repr=False)
     """Access key; default from GRADIENT_MODEL_ACCESS_KEY, MODEL_ACCESS_KEY, DIGITALOCEAN_INFERENCE_KEY."""
     base_url: str | None = None
     """Endpoint root, with or without `/v1`; default GRADIENT_INFERENCE_ENDPOINT, else DO's endpoint."""
@@ -108,7 +100,9 @@ class ChatGradient(BaseChatModel):
     max_retries: int | None = None
     """Retries on 408/409/429/5xx and connection errors, never after a stream began; default 2."""
     stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT
-    """Longest wait between two stream chunks, in seconds."""
+    """Longest wait between two stream chunks: min(read timeout, this); default the read timeout."""
+    deadline: float | None = None
+    """Seconds for a whole call, retries and the whole stream included; default no limit."""
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = Field(default=None, alias="max_output_tokens")
@@ -123,16 +117,38 @@ class ChatGradient(BaseChatModel):
     user: str | None = None
     parallel_tool_calls: bool | None = None
     reasoning: dict[str, Any] | None = None
-    """Sent as-is, e.g. `{"effort": "low"}` for gpt-oss models."""
+    """Sent as-is, e.g. `{"effort": "low"}` for gpt-oss models (`reasoning_effort="low"` is the same)."""
     default_headers: dict[str, str] | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
-    """More request fields; ones the core does not model are sent verbatim like `extra_body`."""
+    """More request options by any name of the core's table; unknown names are sent verbatim."""
     extra_body: dict[str, Any] = Field(default_factory=dict)
     """Merged into every request body last, unvalidated."""
     http_client: httpx.Client | None = Field(default=None, exclude=True)
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
 
     _client: ResponsesClient | None = PrivateAttr(default=None)
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Every spelling a user brings (ChatOpenAI's names, aliases of the core's table) is mapped here,
+        # and anything unknown is an InvalidRequestError naming it, before pydantic sees it.
+        arguments = constructor_arguments(
+            kwargs,
+            owner="ChatGradient",
+            accepted=_accepted_arguments(),
+            field_for=_FIELD_FOR,
+            kwargs_field="model_kwargs",
+        )
+        super().__init__(**arguments)
+        if hasattr(self, "_add_version"):  # newer langchain-core records package versions for traces
+            self._add_version("gradient-integrations", __version__)
+        # Everything the request would reject fails here, with our error naming the field.
+        self._settings()
+        self._options({}).request("-")
+
+    @field_validator("api_key", mode="after")
+    @classmethod
+    def _hold_key(cls, key: SecretStr | None) -> AccessKey | None:
+        return AccessKey.of(key)
 
     # -- LangChain identity and serialization ---------------------------------------------------------
     @property
@@ -153,7 +169,8 @@ class ChatGradient(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        fields = self._default_fields()
+        fields = dict(self._options({}).fields)
+        fields.pop("stream_options", None)  # how streams report usage, not what the model is
         return {"model_name": fields.pop("model"), "base_url": normalize_base_url(self.base_url), **fields}
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
@@ -167,18 +184,6 @@ class ChatGradient(BaseChatModel):
             params["ls_stop"] = [ls_stop] if isinstance(ls_stop, str) else list(ls_stop)
         return params
 
-    # -- validation: everything the request would reject fails at construction ------------------------
-    @model_validator(mode="after")
-    def _validate_request_fields(self) -> Self:
-        if hasattr(self, "_add_version"):  # newer langchain-core records package versions for traces
-            self._add_version("gradient-integrations", __version__)
-        self._settings()
-        for name in self.model_kwargs:
-            if name in _MANAGED_FIELDS or name in ("model", "stream"):
-                raise ValueError(f"model_kwargs may not set {name!r}: it is managed by ChatGradient")
-        build_request(**self._default_fields(), input="-")
-        return self
-
     def _settings(self) -> Settings:
         return Settings.resolve(
             api_key=self.api_key,
@@ -186,6 +191,7 @@ class ChatGradient(BaseChatModel):
             timeout=self.timeout,
             max_retries=self.max_retries,
             stream_idle_timeout=self.stream_idle_timeout,
+            deadline=self.deadline,
             default_headers=self.default_headers,
             require_key=False,  # checked when a call is made, so a model can be built and pickled keyless
         )
@@ -205,19 +211,14 @@ class ChatGradient(BaseChatModel):
                     )
         return self._client
 
+    # The key needs nothing here (an AccessKey pickles as "read from the environment"); live pools do.
     def __getstate__(self) -> dict[Any, Any]:
         state = super().__getstate__()
         fields = dict(state["__dict__"])
-        fields["api_key"] = None  # never pickled: re-read from the environment on load
         fields["http_client"] = fields["http_async_client"] = None  # live pools cannot travel
         state["__dict__"] = fields
         state["__pydantic_private__"] = {"_client": None}
         return state
-
-    def __setstate__(self, state: dict[Any, Any]) -> None:
-        super().__setstate__(state)
-        if self.api_key is None:
-            object.__setattr__(self, "api_key", resolve_api_key(None))
 
     def __copy__(self) -> Self:
         clone = super().__copy__()
@@ -233,70 +234,48 @@ class ChatGradient(BaseChatModel):
         return clone
 
     # -- request building (shared by all four call paths) ----------------------------------------------
-    def _default_fields(self) -> dict[str, Any]:
-        """Instance-level request fields that are set, with `model_kwargs` merged over them."""
-        fields = {
+    def _options(self, call: Mapping[str, Any]) -> CallOptions:
+        instance = {
             "model": self.model,
             "temperature": self.temperature,
             "top_p": self.top_p,
-            "max_output_tokens": self.max_tokens,
+            "max_tokens": self.max_tokens,
             "stop": self.stop,
             "instructions": self.instructions,
-            "metadata": self.request_metadata,
+            "request_metadata": self.request_metadata,
             "user": self.user,
             "parallel_tool_calls": self.parallel_tool_calls,
             "reasoning": self.reasoning,
+            "stream_usage": self.stream_usage,
         }
-        fields = {name: value for name, value in fields.items() if value is not None}
-        fields.update({key: value for key, value in self.model_kwargs.items() if key in _REQUEST_FIELDS})
-        extra = {key: value for key, value in self.model_kwargs.items() if key not in _REQUEST_FIELDS}
-        if extra or self.extra_body:
-            fields["extra_body"] = {**extra, **self.extra_body}
-        return fields
+        return resolve_options(
+            instance, self.model_kwargs, call, owner="ChatGradient", extra_body=self.extra_body
+        )
 
     def _prepare(
         self, messages: Sequence[BaseMessage], stop: list[str] | None, kwargs: Mapping[str, Any]
     ) -> _Call:
-        fields = self._default_fields()
-        extra_body = dict(fields.pop("extra_body", {}))
-        options = dict(kwargs)
-        options.pop("stream", None)  # LangChain's own "use the streaming path" flag
-        extra_headers = options.pop("extra_headers", None)
-        include_usage = bool(options.pop("stream_usage", self.stream_usage))
-        extra_body.update(options.pop("extra_body", None) or {})
-        for name, value in options.items():
-            field = _CALL_ALIASES.get(name, name)
-            if field in _REQUEST_FIELDS:
-                fields[field] = value
-            elif field in _BODY_PASSTHROUGH:
-                extra_body[field] = value
-            else:
-                raise InvalidRequestError(
-                    name,
-                    "is not a ChatGradient call parameter; pass extra_body={...} to send a field as-is",
-                )
+        call = {name: value for name, value in kwargs.items() if name not in _LANGCHAIN_CALL_FLAGS}
         if stop is not None:
-            fields["stop"] = stop
-        if fields.get("tools"):
-            fields["tools"] = tools_to_wire(fields["tools"])
-            fields["tool_choice"] = tool_choice_to_wire(
-                fields.get("tool_choice"), tool_names(fields["tools"])
-            )
-        else:
-            fields.pop("tools", None)
-            fields.pop("parallel_tool_calls", None)  # meaningless without tools
-            fields["tool_choice"] = tool_choice_to_wire(fields.get("tool_choice"), [])
-        request = build_request(
-            **fields,
-            input=messages_to_input(messages),
-            stream_options={"include_usage": include_usage},
-            extra_body=extra_body,
-        )
-        return _Call(request, extra_headers, include_usage)
+            call["stop"] = stop
+        if call.get("tools"):
+            call["tools"] = tools_to_wire(call["tools"])  # LangChain tools given per call, not bound
+        response_format = call.get("response_format")
+        options = self._options(call)
+        request = options.request(messages_to_input(messages))
+        parse_as = response_format if _is_pydantic_class(response_format) else None
+        include_usage = request.stream_options is None or request.stream_options.include_usage
+        return _Call(request, options.extra_headers, include_usage, parse_as)
 
     # -- the four call paths -------------------------------------------------------------------------
     def _result(self, result: ResponseResult, call: _Call) -> ChatResult:
         message = message_from_result(result, requested_model=call.request.model)
+        if call.parse_as is not None and not message.tool_calls:
+            # As ChatOpenAI does for a pydantic `response_format`: the parsed answer, or None.
+            try:
+                message.additional_kwargs["parsed"] = call.parse_as.model_validate_json(result.text)
+            except ValidationError:
+                message.additional_kwargs["parsed"] = None
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _chunk_mapper(self, stream: StreamSource, call: _Call) -> ChunkMapper:
@@ -377,11 +356,13 @@ class ChatGradient(BaseChatModel):
         dict; a name that is not bound raises `InvalidRequestError` now, not at call time.
         """
         wire_tools = tools_to_wire(tools, strict=strict)
-        choice = tool_choice_to_wire(tool_choice, tool_names(wire_tools))
+        choice = values.tool_choice(tool_choice, tool_names(wire_tools))
         if choice is not None:
-            kwargs["tool_choice"] = choice
+            kwargs["tool_choice"] = choice if isinstance(choice, str) else choice.model_dump()
         if parallel_tool_calls is not None:
             kwargs["parallel_tool_calls"] = parallel_tool_calls
+        # Unknown or invalid options (e.g. a ProviderStrategy's `response_format`) fail here, not per call.
+        self._options({key: value for key, value in kwargs.items() if key not in _LANGCHAIN_CALL_FLAGS})
         return super().bind(tools=wire_tools, **kwargs)
 
     def with_structured_output(
@@ -397,3 +378,17 @@ class ChatGradient(BaseChatModel):
         if kwargs:
             raise ValueError(f"with_structured_output got unsupported arguments {sorted(kwargs)}")
         return structured_output(self, schema, method=method, include_raw=include_raw, strict=strict)
+
+
+def _is_pydantic_class(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+@cache
+def _accepted_arguments() -> frozenset[str]:
+    """Every name ChatGradient's constructor takes as its own: field names and their aliases."""
+    names = set()
+    for name, info in ChatGradient.model_fields.items():
+        names.add(name)
+        names.update(alias for alias in (info.alias, info.validation_alias) if isinstance(alias, str))
+    return frozenset(names)

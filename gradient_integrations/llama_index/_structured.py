@@ -20,17 +20,16 @@ from llama_index.core.prompts.base import BasePromptTemplate
 from llama_index.core.types import BasePydanticProgram, Model
 from pydantic import ValidationError
 
+from gradient_integrations.core.values import text_format
+
 __all__ = ["JsonSchemaProgram", "json_schema_format", "parse_structured"]
 
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
-_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
 def json_schema_format(output_cls: type[Any], *, strict: bool) -> dict[str, Any]:
-    """The `text.format` value asking for JSON that matches `output_cls`."""
-    schema = output_cls.model_json_schema()
-    name = _NAME_UNSAFE.sub("_", str(schema.get("title") or output_cls.__name__))[:64]
-    return {"type": "json_schema", "name": name, "schema": schema, "strict": strict}
+    """The `text.format` value asking for JSON that matches `output_cls` (built by the core)."""
+    return text_format(output_cls, strict=strict)
 
 
 def parse_structured(output_cls: type[Model], text: str | None) -> Model:

@@ -5,15 +5,16 @@ retries, timeouts, SSE decoding, typed errors) is the shared core's `ResponsesCl
 and never pickled; the mapping between LlamaIndex and wire types lives in `_messages`, `_results` and
 `_tools`. Sync and async differ only in `client.create`/`client.stream` vs `acreate`/`astream`.
 
-Request fields are taken, later winning, from the instance fields, `additional_kwargs` (known request
-fields by name, anything else sent verbatim in the body) and per-call keyword arguments (known request
-fields, `max_tokens`, `extra_body={...}` and `extra_headers={...}`; anything else is rejected before a
-request is sent, naming the option).
+Request options are the core's one vocabulary (`gradient_integrations.core.options`): taken, later
+winning, from the instance fields, `additional_kwargs` (any name of the core's table; unknown names are
+sent verbatim) and per-call keyword arguments (any name of the table, `extra_body={...}`,
+`extra_headers={...}`; anything else is rejected before a request is sent, naming the option).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import httpx
@@ -49,7 +50,10 @@ from llama_index.core.prompts import BasePromptTemplate, PromptTemplate
 from llama_index.core.types import BasePydanticProgram, Model, PydanticProgramMode
 from pydantic import Field, PrivateAttr, SecretStr
 
-from gradient_integrations.core import InvalidRequestError, ResponseRequest, ResponsesClient, build_request
+from gradient_integrations.core import ResponseRequest, ResponsesClient
+from gradient_integrations.core.lifecycle import ClosesClient
+from gradient_integrations.core.options import constructor_arguments, resolve_options
+from gradient_integrations.core.secrets import AccessKey
 from gradient_integrations.core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, Settings
 
 from ._messages import to_input_items
@@ -66,12 +70,21 @@ __all__ = ["DEFAULT_MODEL", "GradientLLM"]
 DEFAULT_MODEL = "openai-gpt-oss-120b"
 dispatcher = get_dispatcher(__name__)
 
-# Fields of the request body a call may set by name; `input` comes from the messages.
-_REQUEST_FIELDS = frozenset(ResponseRequest.model_fields) - {"input", "extra_body"}
-_ALIASES = {"max_tokens": "max_output_tokens", "call_metadata": "metadata"}
+# Request fields this class holds as its own fields (the rest of the vocabulary goes to additional_kwargs).
+_FIELD_FOR = {
+    "model": "model",
+    "instructions": "instructions",
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "max_output_tokens": "max_tokens",
+    "stop": "stop",
+    "metadata": "call_metadata",
+    "user": "user",
+    "reasoning": "reasoning",
+}
 
 
-class GradientLLM(FunctionCallingLLM):
+class GradientLLM(ClosesClient, FunctionCallingLLM):
     """DigitalOcean Gradient serverless inference (`POST /v1/responses`) for LlamaIndex.
 
     ```python
@@ -93,10 +106,14 @@ class GradientLLM(FunctionCallingLLM):
     base_url: str | None = Field(
         default=None, description="Endpoint root; else GRADIENT_INFERENCE_ENDPOINT, else DO's."
     )
-    timeout: float | None = Field(default=None, gt=0, description="Seconds per request (default 60).")
-    max_retries: int | None = Field(default=None, ge=0, description="Retries of failed calls (default 2).")
+    timeout: float | None = Field(default=None, description="Seconds per request (default 60).")
+    max_retries: int | None = Field(default=None, description="Retries of failed calls (default 2).")
     stream_idle_timeout: float | None = Field(
-        default=DEFAULT_STREAM_IDLE_TIMEOUT, description="Longest wait between stream chunks, seconds."
+        default=DEFAULT_STREAM_IDLE_TIMEOUT,
+        description="Longest wait between stream chunks: min(read timeout, this); default the read timeout.",
+    )
+    deadline: float | None = Field(
+        default=None, description="Seconds for a whole call, retries and the whole stream included."
     )
     temperature: float | None = Field(default=None, description="Sampling temperature, 0 to 2.")
     top_p: float | None = Field(default=None, description="Nucleus sampling, 0 to 1.")
@@ -136,12 +153,20 @@ class GradientLLM(FunctionCallingLLM):
     ) -> None:
         if metadata is not None:  # LangChain-style spelling of the request metadata
             kwargs.setdefault("call_metadata", metadata)
-        if isinstance(api_key, str):
-            api_key = SecretStr(api_key)
-        super().__init__(model=model, api_key=api_key, **kwargs)
+        # Every spelling a user brings (OpenAIResponses' names, aliases of the core's table) is mapped
+        # here, and anything unknown is an InvalidRequestError naming it, before pydantic sees it.
+        arguments = constructor_arguments(
+            kwargs,
+            owner="GradientLLM",
+            accepted=_accepted_arguments(),
+            field_for=_FIELD_FOR,
+            kwargs_field="additional_kwargs",
+        )
+        api_key = arguments.pop("api_key", api_key)  # given as openai_api_key
+        super().__init__(model=model, api_key=AccessKey.of(api_key), **arguments)
         self._http_client = http_client
         self._async_http_client = async_http_client
-        # Fail at construction, not at the first call: settings (key, URL) and request fields.
+        # Fail at construction, not at the first call: settings (URL, timeouts) and request fields.
         self._settings()
         self._request([ChatMessage(role=MessageRole.USER, content="-")], {})
 
@@ -167,7 +192,9 @@ class GradientLLM(FunctionCallingLLM):
             timeout=self.timeout,
             max_retries=self.max_retries,
             stream_idle_timeout=self.stream_idle_timeout,
+            deadline=self.deadline,
             default_headers=self.default_headers,
+            require_key=False,  # checked when a call is made, so a model can be built and pickled keyless
         )
 
     @property
@@ -179,6 +206,7 @@ class GradientLLM(FunctionCallingLLM):
             self.timeout,
             self.max_retries,
             self.stream_idle_timeout,
+            self.deadline,
             tuple(sorted((self.default_headers or {}).items())),
         )
         if self._client is None or self._client_config != config:
@@ -190,65 +218,33 @@ class GradientLLM(FunctionCallingLLM):
             self._client_config = config
         return self._client
 
-    def close(self) -> None:
-        """Release pooled connections (injected httpx clients are left to their owner)."""
-        if self._client is not None:
-            self._client.close()
-
-    async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-
     def __getstate__(self) -> dict[Any, Any]:
-        # Live connections (and the config tuple, which holds the key) are detached while the parent
-        # pickles, so nothing of them is written and it logs no warnings; the key itself is dropped:
-        # unpickling re-resolves it from the environment, as the core client does.
+        # Live connections are detached while the parent pickles, so nothing of them is written and it
+        # logs no warnings. The key needs nothing here: an AccessKey pickles as "read from the environment".
         live = (self._client, self._client_config, self._http_client, self._async_http_client)
         self._client, self._client_config, self._http_client, self._async_http_client = None, (), None, None
         try:
-            state = super().__getstate__()
+            return super().__getstate__()
         finally:
             self._client, self._client_config, self._http_client, self._async_http_client = live
-        state["__dict__"] = {key: value for key, value in state["__dict__"].items() if key != "api_key"}
-        return state
 
     # -- request building (the only place options become a request) -------------------------------
     def _request(
-        self, messages: Sequence[ChatMessage], options: dict[str, Any]
-    ) -> tuple[ResponseRequest, dict[str, str] | None]:
-        fields: dict[str, Any] = {
+        self, messages: Sequence[ChatMessage], options: Mapping[str, Any]
+    ) -> tuple[ResponseRequest, Mapping[str, str] | None]:
+        instance = {
             "model": self.model,
             "instructions": self.instructions,
             "temperature": self.temperature,
             "top_p": self.top_p,
-            "max_output_tokens": self.max_tokens,
+            "max_tokens": self.max_tokens,
             "stop": self.stop,
-            "metadata": self.call_metadata,
+            "call_metadata": self.call_metadata,
             "user": self.user,
             "reasoning": self.reasoning,
         }
-        extra_body: dict[str, Any] = {}
-        for key, value in self.additional_kwargs.items():
-            name = _ALIASES.get(key, key)
-            if name in _REQUEST_FIELDS:
-                fields[name] = value
-            else:
-                extra_body[key] = value
-        options = dict(options)
-        headers = options.pop("extra_headers", None)
-        extra_body.update(options.pop("extra_body", None) or {})
-        for key, value in options.items():
-            name = _ALIASES.get(key, key)
-            if name not in _REQUEST_FIELDS:
-                raise InvalidRequestError(
-                    key,
-                    f"is not an option of GradientLLM calls; use one of {sorted(_REQUEST_FIELDS)}, "
-                    "max_tokens, extra_headers, or send other body fields with extra_body={...}",
-                )
-            fields[name] = value
-        present = {name: value for name, value in fields.items() if value is not None}
-        request = build_request(input=to_input_items(messages), extra_body=extra_body, **present)
-        return request, headers
+        call = resolve_options(instance, self.additional_kwargs, options, owner="GradientLLM")
+        return call.request(to_input_items(messages)), call.extra_headers
 
     # -- chat and completion, sync ---------------------------------------------------------------
     @llm_chat_callback()
@@ -441,3 +437,13 @@ class GradientLLM(FunctionCallingLLM):
         if program is None:
             return await super()._structured_astream_call(output_cls, prompt, llm_kwargs, **prompt_args)
         return await program.astream_call(llm_kwargs=llm_kwargs, **prompt_args)
+
+
+@cache
+def _accepted_arguments() -> frozenset[str]:
+    """Every name GradientLLM's constructor takes as its own: field names and their aliases."""
+    names = {"api_key", "http_client", "async_http_client", "metadata"}
+    for name, info in GradientLLM.model_fields.items():
+        names.add(name)
+        names.update(alias for alias in (info.alias, info.validation_alias) if isinstance(alias, str))
+    return frozenset(names)

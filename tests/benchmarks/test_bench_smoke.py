@@ -11,9 +11,11 @@ it should not or leaves a section out of RESULTS.md, and canned answers that the
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import math
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +122,18 @@ BASELINES = {
 @functools.cache
 def smoke(name: str) -> list[Section]:
     """One smoke run per benchmark module for the whole test session (they take seconds each)."""
-    sections: list[Section] = MODULES[name].run(smoke=True)
+    if name != "loopback_load":
+        sections: list[Section] = MODULES[name].run(smoke=True)
+        return sections
+    # The DO packages, peers measured side by side there, leak their pools: langchain-gradient builds a
+    # new pydo client per call, llama-index's GradientAI a new AsyncGradient per async call, and neither
+    # is closed. The benchmark cannot close what it never sees, so their warnings are off for this run and
+    # their sockets are collected before it ends, not in whichever test runs when they are freed. Our own
+    # clients are closed by the benchmark (`async_contenders`' aclose) and leak-checked everywhere else.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        sections = MODULES[name].run(smoke=True)
+        gc.collect()
     return sections
 
 

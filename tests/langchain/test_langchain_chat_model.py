@@ -15,10 +15,10 @@ from langchain_core.load import dumpd, dumps, load
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.rate_limiters import BaseRateLimiter
 from langchain_support import MODEL, TEST_KEY, USAGE, Endpoint, do_chunks, json_reply, model_on, sse_reply
-from pydantic import ValidationError
 
 from gradient_integrations.core import (
     ConfigurationError,
+    GradientError,
     InvalidRequestError,
     RateLimitError,
     StreamError,
@@ -48,12 +48,12 @@ def test_aliases_model_name_and_max_output_tokens() -> None:
         ({"stop": ["a", "b", "c", "d", "e"]}, "at most 4 stop sequences"),
         ({"base_url": "ftp://x"}, r"base_url must be an http\(s\) URL"),
         ({"max_retries": -1}, "max_retries must be >= 0"),
-        ({"model_kwargs": {"input": "x"}}, "model_kwargs may not set 'input'"),
+        ({"model_kwargs": {"input": "x"}}, "model_kwargs.input: is set by ChatGradient itself"),
         ({"default_headers": {"Authorization": "Bearer x"}}, "must not carry Authorization"),
     ],
 )
 def test_bad_settings_fail_at_construction(fields: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValidationError, match=message):
+    with pytest.raises(GradientError, match=message):
         ChatGradient(model="m", **fields)
 
 
@@ -120,19 +120,13 @@ def test_per_call_overrides_win_over_instance_fields() -> None:
     )
 
 
-def test_model_kwargs_extra_body_metadata_and_previous_response_id_passthrough() -> None:
+def test_model_kwargs_extra_body_and_metadata_reach_the_body() -> None:
     endpoint = Endpoint()
     model = model_on(endpoint, model_kwargs={"user": "u1", "store": False}, extra_body={"seed": 7})
-    model.invoke(
-        "Hi",
-        request_metadata={"session": "abc"},
-        previous_response_id="resp_prev",
-        extra_body={"truncation": "auto"},
-    )
+    model.invoke("Hi", request_metadata={"session": "abc"}, extra_body={"previous_response_id": "r0"})
     body = endpoint.body
     assert body["user"] == "u1" and body["metadata"] == {"session": "abc"}
-    assert (body["store"], body["seed"], body["truncation"]) == (False, 7, "auto")
-    assert body["previous_response_id"] == "resp_prev"
+    assert (body["store"], body["seed"], body["previous_response_id"]) == (False, 7, "r0")
 
 
 def test_trace_metadata_is_never_sent_as_request_metadata() -> None:
@@ -145,8 +139,10 @@ def test_trace_metadata_is_never_sent_as_request_metadata() -> None:
 
 def test_unknown_call_parameter_is_rejected_before_any_request() -> None:
     endpoint = Endpoint()
-    with pytest.raises(InvalidRequestError, match="frequency_penalty: is not a ChatGradient call parameter"):
+    with pytest.raises(InvalidRequestError, match="frequency_penalty: the /v1/responses body has no"):
         model_on(endpoint).invoke("Hi", frequency_penalty=0.1)
+    with pytest.raises(InvalidRequestError, match="temprature: is not a call option of ChatGradient; did"):
+        model_on(endpoint).invoke("Hi", temprature=0.1)
     assert endpoint.requests == []
 
 

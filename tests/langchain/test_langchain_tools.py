@@ -1,4 +1,4 @@
-"""Tool and tool_choice conversion (`_tools`): every accepted input form and every rejection."""
+"""Tool conversion (`_tools`): every LangChain tool form and every rejection (tool_choice: tests/core)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from gradient_integrations.core import InvalidRequestError
-from gradient_integrations.langchain._tools import tool_choice_to_wire, tool_to_wire, tools_to_wire
+from gradient_integrations.langchain._tools import tool_to_wire, tools_to_wire
 
 ADD_PARAMETERS = {
     "type": "object",
@@ -124,45 +124,3 @@ def test_duplicate_tool_names_bind_but_fail_before_the_request() -> None:
     with pytest.raises(InvalidRequestError, match="tool names must be unique"):
         bound.invoke("hi")
     assert endpoint.requests == []
-
-
-@pytest.mark.parametrize(
-    ("choice", "expected"),
-    [
-        (None, None),
-        ("auto", "auto"),
-        ("none", "none"),
-        ("required", "required"),
-        ("any", "required"),
-        (True, "required"),
-        (False, "none"),
-        ("add", {"type": "function", "function": {"name": "add"}}),
-        (
-            {"type": "function", "function": {"name": "add"}},
-            {"type": "function", "function": {"name": "add"}},
-        ),
-        ({"type": "function", "name": "add"}, {"type": "function", "function": {"name": "add"}}),
-        ({"type": "tool", "name": "add"}, {"type": "function", "function": {"name": "add"}}),
-        ({"type": "any"}, "required"),
-        ({"type": "auto"}, "auto"),
-    ],
-)
-def test_tool_choice_forms(choice: Any, expected: Any) -> None:
-    assert tool_choice_to_wire(choice, ["add", "mul"]) == expected
-
-
-@pytest.mark.parametrize("choice", ["divide", {"type": "function", "function": {"name": "divide"}}])
-def test_tool_choice_naming_an_unbound_tool_is_rejected(choice: Any) -> None:
-    with pytest.raises(InvalidRequestError, match=r"tool_choice: names tool 'divide'.*\['add', 'mul'\]"):
-        tool_choice_to_wire(choice, ["add", "mul"])
-
-
-@pytest.mark.parametrize("choice", ["any", "required", True])
-def test_forcing_a_call_without_tools_is_rejected(choice: Any) -> None:
-    with pytest.raises(InvalidRequestError, match="no tools are bound"):
-        tool_choice_to_wire(choice, [])
-
-
-def test_unknown_tool_choice_shape_is_rejected() -> None:
-    with pytest.raises(InvalidRequestError, match="not understood"):
-        tool_choice_to_wire({"kind": "whatever"}, ["add"])

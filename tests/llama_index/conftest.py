@@ -5,6 +5,8 @@ End-to-end tests use the root `local_server` fixture instead (a real HTTP server
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,6 +15,25 @@ import pytest
 from llama_index_fakes import FAKE_BASE_URL, FAKE_KEY, FakeEndpoint
 
 from gradient_integrations.llama_index import GradientLLM
+
+
+@pytest.fixture(autouse=True)
+def _close_llama_index_default_loop(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Close the event loop llama-index-core leaves open after a sync test.
+
+    Its `asyncio_run()` (used even by sync query engines, e.g. to estimate tokens) calls
+    `asyncio.get_event_loop()` outside any loop, which creates a loop, makes it the thread's current one
+    and never closes it; the suite turns the sockets it leaks into errors. Async tests' loops belong to
+    pytest-asyncio, which closes them itself.
+    """
+    yield
+    if inspect.iscoroutinefunction(request.function):
+        return
+    policy = asyncio.get_event_loop_policy()
+    loop = getattr(getattr(policy, "_local", None), "_loop", None)  # read without creating one
+    if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running() and not loop.is_closed():
+        loop.close()
+        policy.set_event_loop(None)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from llama_index.core import Document, SummaryIndex, VectorStoreIndex
 from llama_index.core.agent.workflow import AgentOutput, FunctionAgent, ToolCallResult
 from llama_index.core.base.response.schema import Response, StreamingResponse
 from llama_index.core.embeddings import MockEmbedding
+from llama_index.core.memory import ChatMemoryBuffer
 from llama_index.core.tools import FunctionTool
 
 from gradient_integrations.llama_index import GradientLLM
@@ -100,7 +101,13 @@ async def test_vector_index_query_engine_async(llm: GradientLLM, vector_index: V
 def test_chat_engine_keeps_history_and_uses_the_context(
     llm: GradientLLM, vector_index: VectorStoreIndex
 ) -> None:
-    engine = vector_index.as_chat_engine(chat_mode="condense_plus_context", llm=llm, similarity_top_k=1)
+    engine = vector_index.as_chat_engine(
+        chat_mode="condense_plus_context",
+        llm=llm,
+        similarity_top_k=1,
+        # llama-index's default memory opens an SQLite store (and an event loop) that nothing closes.
+        memory=ChatMemoryBuffer.from_defaults(llm=llm),
+    )
     first = engine.chat("Tell me about the lighthouse.")
     assert "Tell me about the lighthouse." in first.response
     second = engine.stream_chat("And the ferries?")
@@ -112,7 +119,13 @@ def test_chat_engine_keeps_history_and_uses_the_context(
 
 
 async def test_chat_engine_async_streaming(llm: GradientLLM, vector_index: VectorStoreIndex) -> None:
-    engine = vector_index.as_chat_engine(chat_mode="condense_plus_context", llm=llm, similarity_top_k=1)
+    engine = vector_index.as_chat_engine(
+        chat_mode="condense_plus_context",
+        llm=llm,
+        similarity_top_k=1,
+        # llama-index's default memory opens an SQLite store (and an event loop) that nothing closes.
+        memory=ChatMemoryBuffer.from_defaults(llm=llm),
+    )
     first = await engine.achat("Where do ferries leave from?")
     assert first.response and first.source_nodes
     second = await engine.astream_chat("What about bread?")

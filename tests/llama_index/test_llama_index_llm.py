@@ -132,11 +132,15 @@ def test_bad_constructor_values_fail_at_construction_naming_the_field() -> None:
         GradientLLM(model="m", base_url="http://127.0.0.1:9", stop=["a", "b", "c", "d", "e"])
 
 
-def test_missing_key_for_a_remote_endpoint_fails_at_construction(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_key_for_a_remote_endpoint_fails_at_the_call_before_any_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     for name in ("GRADIENT_MODEL_ACCESS_KEY", "MODEL_ACCESS_KEY", "DIGITALOCEAN_INFERENCE_KEY"):
         monkeypatch.delenv(name, raising=False)
+    # Built keyless (e.g. on a driver that ships the model to workers holding the key), as ChatGradient.
+    keyless = GradientLLM(model="m", base_url="https://inference.do-ai.run")
     with pytest.raises(ConfigurationError, match="GRADIENT_MODEL_ACCESS_KEY"):
-        GradientLLM(model="m", base_url="https://inference.do-ai.run")
+        keyless.chat(USER)
     assert GradientLLM(model="m", base_url="http://127.0.0.1:9").api_key is None  # loopback needs none
     monkeypatch.setenv("MODEL_ACCESS_KEY", "from-env")
     assert GradientLLM(

@@ -85,6 +85,11 @@ def test_the_cli_prints_its_url_serves_and_stops_on_ctrl_c() -> None:
     env = {**os.environ, "GRADIENT_LOCAL_API_KEY": "sk-do-cli-key"}
     command = [sys.executable, "-m", "gradient_integrations.local", "--port", "0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with process:  # closes the pipes (the suite turns ResourceWarnings into errors)
+        _serve_and_interrupt(process)
+
+
+def _serve_and_interrupt(process: subprocess.Popen[str]) -> None:
     try:
         assert process.stdout is not None
         line = process.stdout.readline()

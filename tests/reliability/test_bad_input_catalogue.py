@@ -223,7 +223,7 @@ CATALOGUE: list[Case] = [
         "metadata",
         lambda c: c.chat(model_kwargs={"metadata": {"k" * 65: "v"}}),
     ),
-    Case("langchain-managed-kwarg", "model_kwargs", lambda c: c.chat(model_kwargs={"stream": True})),
+    Case("langchain-managed-kwarg", "model_kwargs.stream", lambda c: c.chat(model_kwargs={"stream": True})),
     Case("langchain-empty-model", "model", lambda c: c.chat(model="")),
     Case("langchain-bad-base-url", "base_url", lambda c: c.chat(base_url="ftp://example.invalid")),
     Case("langchain-negative-retries", "max_retries", lambda c: c.chat(max_retries=-1)),

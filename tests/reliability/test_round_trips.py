@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -282,11 +283,13 @@ def _sent_items(transport: CountingTransport) -> list[dict[str, Any]]:
     return items
 
 
-def test_langchain_tool_round_trip_through_the_server(local_server: LocalServer) -> None:
+def test_langchain_tool_round_trip_through_the_server(
+    local_server: LocalServer, request: pytest.FixtureRequest
+) -> None:
     transport = CountingTransport(httpx.HTTPTransport())
-    model = ChatGradient(
-        model=MODEL, base_url=local_server.base_url, http_client=httpx.Client(transport=transport)
-    )
+    http = httpx.Client(transport=transport)
+    request.addfinalizer(http.close)  # an injected client is its owner's to close
+    model = ChatGradient(model=MODEL, base_url=local_server.base_url, http_client=http)
     bound = model.bind_tools([get_weather])
     history: list[BaseMessage] = [HumanMessage(PROMPT)]
     answer = bound.invoke(history)
@@ -308,11 +311,13 @@ def test_langchain_tool_round_trip_through_the_server(local_server: LocalServer)
     assert transport.count == 2
 
 
-def test_llama_index_tool_round_trip_through_the_server(local_server: LocalServer) -> None:
+def test_llama_index_tool_round_trip_through_the_server(
+    local_server: LocalServer, request: pytest.FixtureRequest
+) -> None:
     transport = CountingTransport(httpx.HTTPTransport())
-    llm = GradientLLM(
-        model=MODEL, base_url=local_server.base_url, http_client=httpx.Client(transport=transport)
-    )
+    http = httpx.Client(transport=transport)
+    request.addfinalizer(http.close)  # an injected client is its owner's to close
+    llm = GradientLLM(model=MODEL, base_url=local_server.base_url, http_client=http)
     tool = LlamaTool.from_defaults(get_weather)
     response = llm.chat_with_tools([tool], user_msg=PROMPT)
     selections = llm.get_tool_calls_from_response(response)

@@ -17,6 +17,7 @@ hypothesis-jsonschema, the other library for this, cannot draw objects with curr
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,7 +68,9 @@ def check_answer(response: httpx.Response, body: Any) -> None:
     assert response.status_code == 200
     if "text/event-stream" in response.headers["content-type"]:
         assembler = ResponseReader()
-        for line in response.text.splitlines():
+        # SSE ends lines only at CR, LF or CRLF; str.splitlines() would also split inside a JSON string
+        # holding U+2028 or U+0085, which JSON (and the server) leave unescaped.
+        for line in re.split(r"\r\n|\r|\n", response.text):
             if line.startswith("data:"):
                 assembler.feed(line[5:].strip())
         assembler.result()  # raises unless the stream reached its end marker
