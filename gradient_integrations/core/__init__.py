@@ -5,11 +5,11 @@ Modules, one concern each: `settings` (key and endpoint resolution), `secrets` (
 (typed constructors for tools, tool_choice and text.format), `request` (request body models and
 validation), `response` (the documented body shapes and the normalized `ResponseResult`), `reader` (the
 one reader: SSE events and JSON bodies to deltas and a result, no I/O), `retry` (the one retry policy),
-`errors` (the exception tree), `client` (all HTTP, sync and async), `lifecycle` (closing a client's
-owner).
+`errors` (the exception tree), `client` (all HTTP, sync and async), `streams` (one streaming call),
+`pools` (per-event-loop async pools), `lifecycle` (closing a client's owner).
 """
 
-from .client import AsyncResponseStream, ResponsesClient, ResponseStream
+from .client import ResponsesClient
 from .errors import (
     APIConnectionError,
     APIError,
@@ -48,6 +48,7 @@ from .request import (
 from .response import ResponseResult, ToolCall, Usage
 from .retry import RetryPolicy
 from .settings import Settings
+from .streams import AsyncResponseStream, ResponseStream
 
 __all__ = [
     "APIConnectionError",

@@ -7,7 +7,7 @@ Each of the two send loops and the two stream loops below is a handful of lines 
 One sync `httpx.Client` per instance, and one `httpx.AsyncClient` per instance and event loop, are created
 lazily and pooled; callers may inject their own clients or transports (tests and benchmarks do), which are
 then never closed here. An async pool's connections belong to the loop that opened them, so each loop gets
-its own pool, closed on that loop when it shuts down (see `_close_on_loop_shutdown`) or by `aclose()`.
+its own pool, closed on that loop when it shuts down (see `pools`) or by `aclose()`.
 
 Time limits follow the rule in `settings`: each attempt gets the configured httpx timeouts (on a stream,
 read = `Settings.stream_read_timeout`); under a deadline they are cut to the time left, retries that could
@@ -24,7 +24,7 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from types import TracebackType
-from typing import Any, NamedTuple, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 from httpx_sse import EventSource
@@ -38,6 +38,7 @@ from .errors import (
     StreamTimeoutError,
     status_error_from_response,
 )
+from .pools import AsyncPool, close_on_loop_shutdown, run_to_first_yield, running_loop
 from .reader import ResponseReader, StreamDelta
 from .request import ResponseRequest
 from .response import ResponseResult
@@ -51,6 +52,7 @@ from .settings import (
     is_loopback,
     missing_key_error,
 )
+from .streams import AsyncResponseStream, ResponseStream
 
 __all__ = ["AsyncResponseStream", "ResponseStream", "ResponsesClient"]
 
@@ -69,13 +71,6 @@ _SSE_HEADERS = {
 
 def _lower_names(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def _encode(body: dict[str, Any]) -> bytes:
@@ -115,37 +110,6 @@ def _left(deadline_at: float | None) -> float | None:
 # A timer may fire a hair before the instant it was set for: a read cut to end at the deadline counts as
 # the deadline passing when it ends within this margin of it.
 _DEADLINE_SLACK = 0.001
-
-
-class _AsyncPool(NamedTuple):
-    http: httpx.AsyncClient
-    closer: AsyncGenerator[None, None] | None  # closes `http` when its loop shuts down
-
-
-async def _close_on_loop_shutdown(http: httpx.AsyncClient) -> AsyncGenerator[None, None]:
-    """Parked at its `yield` for the life of an event loop, then closes `http` on that loop.
-
-    Pooled connections can only be closed on the loop that opened them, and nothing tells a client that a
-    loop is going away, except this: asyncio registers every async generator started on a loop (its
-    firstiter hook), and `loop.shutdown_asyncgens()` (run by `asyncio.run`, `asyncio.Runner` and
-    pytest-asyncio before they close the loop) resumes each with GeneratorExit, on that loop. If instead
-    the generator is dropped while its loop still runs (its client was garbage collected), asyncio's
-    finalizer hook schedules the same close on that loop.
-    """
-    try:
-        yield
-    finally:
-        await http.aclose()
-
-
-def _run_to_first_yield(generator: AsyncGenerator[None, None]) -> None:
-    # The first step awaits nothing, so it can be driven here, synchronously; starting it is what
-    # registers it with the running loop. The loop only holds it weakly: the caller must keep it.
-    try:
-        generator.asend(None).send(None)
-    except StopIteration:
-        return
-    raise RuntimeError("the generator awaited before its first yield")
 
 
 _Client = TypeVar("_Client", bound="_ClientBase")
@@ -219,7 +183,7 @@ class _ClientBase:
         self._owns_http = http_client is None
         self._http_finalizer: Callable[[], object] | None = None  # closes the sync pool this instance opened
         # The pools this instance opened, one per event loop (None: no asyncio loop, e.g. under trio).
-        self._async_pools: dict[asyncio.AbstractEventLoop | None, _AsyncPool] = {}
+        self._async_pools: dict[asyncio.AbstractEventLoop | None, AsyncPool] = {}
         self._transport = transport
         # Parsed once: httpx re-parses a URL string on every request, a measurable share of the overhead.
         self._url = httpx.URL(self.settings.responses_url)
@@ -395,13 +359,13 @@ class ResponsesClient(_ClientBase):
         # Pooled connections belong to the event loop that opened them: reused from another loop (a
         # second `asyncio.run`, a new pytest loop, a loop in another thread) they fail with "Event loop
         # is closed", so each loop gets its own pool.
-        loop = _running_loop()
+        loop = running_loop()
         pool = self._async_pools.get(loop)
         if pool is None or pool.http.is_closed:
             pool = self._open_async_pool(loop)
         return pool.http
 
-    def _open_async_pool(self, loop: asyncio.AbstractEventLoop | None) -> _AsyncPool:
+    def _open_async_pool(self, loop: asyncio.AbstractEventLoop | None) -> AsyncPool:
         # Forget the pools of loops that have closed: shut down properly, they closed their pool; closed
         # without `shutdown_asyncgens()`, their connections can no longer be closed by anyone.
         for other in [other for other in self._async_pools if other is not None and other.is_closed()]:
@@ -411,9 +375,9 @@ class ResponsesClient(_ClientBase):
         )
         closer = None
         if loop is not None:
-            closer = _close_on_loop_shutdown(http)
-            _run_to_first_yield(closer)
-        pool = self._async_pools[loop] = _AsyncPool(http, closer)
+            closer = close_on_loop_shutdown(http)
+            run_to_first_yield(closer)
+        pool = self._async_pools[loop] = AsyncPool(http, closer)
         return pool
 
     def close(self) -> None:
@@ -424,7 +388,7 @@ class ResponsesClient(_ClientBase):
 
     async def aclose(self) -> None:
         """Close the running loop's async pool and the sync pool (other loops' pools close with them)."""
-        pool = self._async_pools.pop(_running_loop(), None)
+        pool = self._async_pools.pop(running_loop(), None)
         if pool is not None:
             if pool.closer is not None:
                 await pool.closer.aclose()  # its `finally` closes the pool, and the loop forgets it
@@ -615,112 +579,3 @@ class ResponsesClient(_ClientBase):
         except httpx.TransportError as exc:
             self._mid_stream_failure(reader, exc, deadline_at)
         reader.result()  # raises: the connection ended without an end marker
-
-
-class _AssembledStream:
-    """What a sync and an async stream share: the request, the reader and what it has received so far.
-
-    A stream owns its response and closes it as soon as the answer ends, fails or is interrupted, and on
-    `close()`/`aclose()` or leaving its `with` block. Streams are iterator objects, not generators, on
-    purpose: asyncio closes every async generator still open when its loop shuts down, so a generator
-    stream inside a caller's generator that closes it too (`async with`) got closed twice at once
-    ("aclose(): asynchronous generator is already running"). The reader's generator inside never awaits
-    while closing, so closing it twice is harmless. A stream dropped mid-answer without a close (a
-    `break`) is closed by httpx's and httpcore's own generators as they are collected, at the latest with
-    its pool.
-    """
-
-    def __init__(
-        self, client: ResponsesClient, request: ResponseRequest, extra_headers: Mapping[str, str] | None
-    ) -> None:
-        self._client = client
-        self._request = request
-        self._extra_headers = extra_headers
-        self._reader = ResponseReader()
-        self._response: httpx.Response | None = None
-        self._closed = False
-
-    @property
-    def result(self) -> ResponseResult:
-        """The assembled `ResponseResult`: complete after the finish delta, what arrived before it."""
-        return self._reader.result() if self._reader.done else self._reader.snapshot()
-
-    @property
-    def text(self) -> str:
-        """The answer text received so far (all of it once the stream has ended)."""
-        return self._reader.text
-
-    @property
-    def reasoning(self) -> str:
-        """The reasoning text received so far."""
-        return self._reader.reasoning
-
-
-class ResponseStream(_AssembledStream):
-    """Iterate for `StreamDelta`s; `result` is the assembled `ResponseResult` (partial until the end)."""
-
-    _deltas: Generator[StreamDelta, None, None] | None = None
-
-    def __iter__(self) -> ResponseStream:
-        return self
-
-    def __next__(self) -> StreamDelta:
-        try:
-            if self._deltas is None:
-                if self._closed:
-                    raise StopIteration
-                self._response, self._deltas = self._client._open_stream(
-                    self._request, self._extra_headers, self._reader
-                )
-            return next(self._deltas)
-        except BaseException:
-            self.close()  # ended, failed or interrupted: release the connection now
-            raise
-
-    def close(self) -> None:
-        self._closed = True
-        if self._deltas is not None:
-            self._deltas.close()
-        if self._response is not None:
-            self._response.close()
-
-    def __enter__(self) -> ResponseStream:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class AsyncResponseStream(_AssembledStream):
-    """Async counterpart of `ResponseStream`."""
-
-    _deltas: AsyncGenerator[StreamDelta, None] | None = None
-
-    def __aiter__(self) -> AsyncResponseStream:
-        return self
-
-    async def __anext__(self) -> StreamDelta:
-        try:
-            if self._deltas is None:
-                if self._closed:
-                    raise StopAsyncIteration
-                self._response, self._deltas = await self._client._aopen_stream(
-                    self._request, self._extra_headers, self._reader
-                )
-            return await self._deltas.__anext__()
-        except BaseException:
-            await self.aclose()  # ended, failed or interrupted: release the connection now
-            raise
-
-    async def aclose(self) -> None:
-        self._closed = True
-        if self._deltas is not None:
-            await self._deltas.aclose()
-        if self._response is not None:
-            await self._response.aclose()
-
-    async def __aenter__(self) -> AsyncResponseStream:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
