@@ -20,6 +20,8 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from pydantic import BaseModel
+
 from .errors import InvalidRequestError
 from .request import ResponseRequest, build_request
 from .values import function_tools, text_format, tool_choice
@@ -31,6 +33,7 @@ __all__ = [
     "CallOptions",
     "Option",
     "constructor_arguments",
+    "field_names",
     "resolve_options",
 ]
 
@@ -264,6 +267,15 @@ def constructor_arguments(
     if extra:
         out[kwargs_field] = {**extra, **(out.get(kwargs_field) or {})}
     return out
+
+
+def field_names(model: type[BaseModel]) -> frozenset[str]:
+    """A pydantic model's field names and their aliases: what its constructor takes as its own."""
+    names = set()
+    for name, info in model.model_fields.items():
+        names.add(name)
+        names.update(alias for alias in (info.alias, info.validation_alias) if isinstance(alias, str))
+    return frozenset(names)
 
 
 def option_table_markdown() -> str:

@@ -32,7 +32,7 @@ from typing_extensions import Self
 from .. import __version__
 from ..core import ResponseRequest, ResponseResult, ResponsesClient, Settings, values
 from ..core.lifecycle import ClosesClient
-from ..core.options import CallOptions, constructor_arguments, resolve_options
+from ..core.options import CallOptions, constructor_arguments, field_names, resolve_options
 from ..core.secrets import AccessKey, key_from_environment
 from ..core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, normalize_base_url
 from ._messages import ChunkMapper, StreamSource, message_from_result, messages_to_input
@@ -387,8 +387,4 @@ def _is_pydantic_class(value: Any) -> bool:
 @cache
 def _accepted_arguments() -> frozenset[str]:
     """Every name ChatGradient's constructor takes as its own: field names and their aliases."""
-    names = set()
-    for name, info in ChatGradient.model_fields.items():
-        names.add(name)
-        names.update(alias for alias in (info.alias, info.validation_alias) if isinstance(alias, str))
-    return frozenset(names)
+    return field_names(ChatGradient)

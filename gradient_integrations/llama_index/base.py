@@ -52,7 +52,7 @@ from pydantic import Field, PrivateAttr, SecretStr
 
 from gradient_integrations.core import ResponseRequest, ResponsesClient
 from gradient_integrations.core.lifecycle import ClosesClient
-from gradient_integrations.core.options import constructor_arguments, resolve_options
+from gradient_integrations.core.options import constructor_arguments, field_names, resolve_options
 from gradient_integrations.core.secrets import AccessKey
 from gradient_integrations.core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, Settings
 
@@ -441,9 +441,5 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
 
 @cache
 def _accepted_arguments() -> frozenset[str]:
-    """Every name GradientLLM's constructor takes as its own: field names and their aliases."""
-    names = {"api_key", "http_client", "async_http_client", "metadata"}
-    for name, info in GradientLLM.model_fields.items():
-        names.add(name)
-        names.update(alias for alias in (info.alias, info.validation_alias) if isinstance(alias, str))
-    return frozenset(names)
+    """Every name GradientLLM's constructor takes as its own: its fields, their aliases, its parameters."""
+    return field_names(GradientLLM) | {"api_key", "http_client", "async_http_client", "metadata"}
