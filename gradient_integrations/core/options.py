@@ -62,6 +62,11 @@ class Option:
     # How any value of this field becomes its wire value (framework-neutral normalisation).
     normalize: Callable[[Any], Any] | None = None
 
+    def value(self, name: str, given: Any) -> Any:
+        """The field's value for `given` under `name` (this row's field name or one of its aliases)."""
+        convert = self.from_alias.get(name) if self.from_alias else None
+        return given if convert is None else convert(given)
+
 
 OPTIONS: tuple[Option, ...] = (
     Option("model", "Model id, e.g. `openai-gpt-oss-120b`.", ("model_name",)),
@@ -148,8 +153,7 @@ def _canonical(name: str, value: Any) -> tuple[str, Any] | None:
     option = _BY_NAME.get(name)
     if option is None:
         return None
-    convert = option.from_alias.get(name)
-    return option.body_field, convert(value) if convert is not None else value
+    return option.body_field, option.value(name, value)
 
 
 def _unknown(name: str, owner: str, known: Iterable[str], where: str) -> InvalidRequestError:
@@ -197,9 +201,7 @@ def resolve_options(
     for name, value in instance.items():
         if value is not None:  # most instance fields are unset: skip them cheaply (this runs every call)
             row = _BY_NAME[name]
-            if row.from_alias and name in row.from_alias:
-                value = row.from_alias[name](value)
-            fields[row.body_field] = value
+            fields[row.body_field] = row.value(name, value)
     for layer in (model_kwargs, call):
         for name, value in layer.items():
             option = _BY_NAME.get(name)
@@ -212,9 +214,7 @@ def resolve_options(
                 else:
                     body[name] = value  # an explicit request for a field this package does not model
                 continue
-            if option.from_alias and name in option.from_alias:
-                value = option.from_alias[name](value)
-            fields[option.body_field] = value
+            fields[option.body_field] = option.value(name, value)
     if extra_body:
         body.update(extra_body)
     if call.get("extra_body"):
