@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from ..core import InvalidRequestError
 from ..core.values import function_tool
 
-__all__ = ["ToolLike", "tool_names", "tool_to_wire", "tools_to_wire"]
+__all__ = ["ToolLike", "tool_names", "tool_to_wire", "tools_for_call", "tools_to_wire"]
 
 ToolLike: TypeAlias = Mapping[str, Any] | type[BaseModel] | Callable[..., Any] | BaseTool
 
@@ -41,6 +41,19 @@ def tools_to_wire(tools: Sequence[ToolLike], *, strict: bool | None = None) -> l
     sent): LangChain expects `bind_tools` itself to accept them.
     """
     return [tool_to_wire(tool, strict=strict, field=f"tools[{index}]") for index, tool in enumerate(tools)]
+
+
+def tools_for_call(tools: Sequence[ToolLike]) -> list[Any]:
+    """Per-call tools: ones already in the flat function form (every tool `bind_tools` bound) pass as they
+    are, for the core to validate with the request; anything else is converted as `bind_tools` does."""
+    return [
+        tool if _is_flat_function(tool) else tool_to_wire(tool, field=f"tools[{index}]")
+        for index, tool in enumerate(tools)
+    ]
+
+
+def _is_flat_function(tool: object) -> bool:
+    return isinstance(tool, Mapping) and tool.get("type") == "function" and isinstance(tool.get("name"), str)
 
 
 def tool_names(wire_tools: Sequence[Mapping[str, Any]]) -> list[str]:

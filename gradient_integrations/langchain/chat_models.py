@@ -37,7 +37,7 @@ from ..core.secrets import AccessKey, key_from_environment
 from ..core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, normalize_base_url
 from ._messages import ChunkMapper, StreamSource, message_from_result, messages_to_input
 from ._structured import StructuredOutputMethod, structured_output
-from ._tools import ToolLike, tool_names, tools_to_wire
+from ._tools import ToolLike, tool_names, tools_for_call, tools_to_wire
 
 __all__ = ["ChatGradient"]
 
@@ -259,7 +259,7 @@ class ChatGradient(ClosesClient, BaseChatModel):
         if stop is not None:
             call["stop"] = stop
         if call.get("tools"):
-            call["tools"] = tools_to_wire(call["tools"])  # LangChain tools given per call, not bound
+            call["tools"] = tools_for_call(call["tools"])  # bound ones are wire dicts already
         response_format = call.get("response_format")
         options = self._options(call)
         request = options.request(messages_to_input(messages))
