@@ -229,6 +229,8 @@ class GradientApp:
             raise _Reject(400, "stream: must be true or false")
         if body.get("stream_options") is not None and not stream:
             raise _Reject(400, "stream_options: can only be set when stream is true; drop it or set stream")
+        if body.get("stop") == []:  # DO's schemas (responses and chat): an array of 1 to 4 strings
+            raise _Reject(400, "stop: must hold at least one string; leave it out for none")
         return body
 
     def _dialect(self, request: Request) -> StreamDialect:
