@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StrictBool,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 
 from .errors import InvalidRequestError
 
@@ -131,7 +140,7 @@ ToolChoice = Literal["none", "auto", "required"] | NamedToolChoice
 
 
 class StreamOptions(_Wire):
-    include_usage: bool = True
+    include_usage: StrictBool = True
 
 
 class ResponseRequest(BaseModel):
@@ -147,7 +156,7 @@ class ResponseRequest(BaseModel):
     top_p: float | None = None
     tools: list[FunctionTool] | None = None
     tool_choice: ToolChoice | None = None
-    parallel_tool_calls: bool | None = None
+    parallel_tool_calls: StrictBool | None = None
     stop: str | list[str] | None = None
     stream_options: StreamOptions | None = None
     metadata: dict[str, str] | None = None
@@ -166,6 +175,14 @@ class ResponseRequest(BaseModel):
     def _input_not_empty(cls, value: str | list[Any]) -> str | list[Any]:
         if not value:
             raise ValueError("must be a non-empty string or a non-empty list of items")
+        return value
+
+    @field_validator("max_output_tokens", "temperature", "top_p", mode="before")
+    @classmethod
+    def _numbers_are_not_booleans(cls, value: Any) -> Any:
+        # JSON's true is no number, but pydantic would read it as 1: the endpoint's schema refuses it.
+        if isinstance(value, bool):
+            raise ValueError(f"must be a number, got {value}")
         return value
 
     @field_validator("max_output_tokens")
@@ -245,7 +262,8 @@ def _location(loc: Sequence[int | str]) -> str:
     for piece in loc:
         if isinstance(piece, int):
             parts.append(f"[{piece}]")
-        elif piece.startswith(("function-", "str", "list[", "literal[", "is-instance")) or piece in (
+        elif piece.startswith(("function-", "list[", "literal[", "is-instance")) or piece in (
+            "str",
             "message",
             "function_call",
             "function_call_output",

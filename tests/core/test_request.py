@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from gradient_integrations.core import (
     FunctionCallItem,
     FunctionCallOutputItem,
+    InvalidRequestError,
     MessageItem,
     NamedToolChoice,
     ReasoningItem,
@@ -231,3 +232,20 @@ def test_valid_fields_always_give_a_do_schema_valid_body(fields: dict[str, Any],
     jsonschema.validate(body, REQUEST_SCHEMA)
     assert body["model"] == fields["model"]
     assert ("stream_options" in body) is stream
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"temperature": True}, "temperature"),
+        ({"top_p": False}, "top_p"),
+        ({"max_output_tokens": True}, "max_output_tokens"),
+        ({"parallel_tool_calls": 1}, "parallel_tool_calls"),
+        ({"stream_options": {"include_usage": 1}}, "stream_options.include_usage"),
+    ],
+)
+def test_booleans_and_numbers_are_not_read_as_each_other(fields: dict[str, Any], field: str) -> None:
+    # JSON schema keeps them apart; pydantic's lax mode would read True as 1 and 1 as True.
+    with pytest.raises(InvalidRequestError) as caught:
+        build_request(model="m", input="hi", **fields)
+    assert caught.value.field == field

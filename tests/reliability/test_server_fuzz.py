@@ -107,6 +107,7 @@ def _client_would_send(body: dict[str, Any]) -> bool:
 @_FUZZ
 @given(body=schema_bodies("models/create_response_request.yml", negative=True))
 @example(body={"input": "0", "model": "0", "stop": []})  # found by this test: served, though minItems is 1
+@example(body={"input": "0", "model": "0", "top_p": False})  # found by this test: a boolean read as 0
 def test_schema_breaking_requests_get_does_error_body(http: httpx.Client, body: Any) -> None:
     # Negative cases are JSON values that break the schema, or raw bytes that may not be JSON at all.
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
