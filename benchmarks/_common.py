@@ -27,7 +27,7 @@ import httpx
 MODEL = "llama3.3-70b-instruct"
 PROMPT = "What is the capital of France?"
 ANSWER = "The capital of France is Paris."
-FAKE_ROOT = "http://bench.invalid"  # in-process transports only: never resolved
+FAKE_ROOT = "https://bench.invalid"  # in-process transports only: never resolved
 FAKE_KEY = "bench-not-a-real-key"  # peers refuse to start without some key; nothing checks it
 _CREATED = 1_747_247_763
 _SSE = "text/event-stream"

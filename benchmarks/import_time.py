@@ -31,7 +31,7 @@ MODULES = [
     "llama_index.llms.digitalocean.gradientai",
 ]
 # What our modules cannot avoid importing: measured so the notes can say whose milliseconds they are.
-DEPENDENCIES = "httpx, httpx_sse, pydantic"
+DEPENDENCIES = "httpx, pydantic"
 # The adapters' unavoidable stacks: our dependencies plus the framework base class each one subclasses
 # (`langchain_core.language_models` alone is a lazy package; its `chat_models` module is the real import).
 LANGCHAIN_STACK = f"{DEPENDENCIES}, langchain_core.language_models.chat_models"

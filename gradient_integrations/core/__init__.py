@@ -13,6 +13,7 @@ from .client import ResponsesClient
 from .errors import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -26,9 +27,11 @@ from .errors import (
     PermissionDeniedError,
     RateLimitError,
     ResponseFailedError,
+    ResponseTooLargeError,
     StreamConnectionError,
     StreamError,
     StreamTimeoutError,
+    StreamValidationError,
     UnprocessableEntityError,
 )
 from .reader import ResponseReader, StreamDelta, ToolCallChunk, parse_response
@@ -53,6 +56,7 @@ from .streams import AsyncResponseStream, ResponseStream
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AsyncResponseStream",
@@ -79,6 +83,7 @@ __all__ = [
     "ResponseRequest",
     "ResponseResult",
     "ResponseStream",
+    "ResponseTooLargeError",
     "ResponsesClient",
     "RetryPolicy",
     "Settings",
@@ -87,6 +92,7 @@ __all__ = [
     "StreamError",
     "StreamOptions",
     "StreamTimeoutError",
+    "StreamValidationError",
     "ToolCall",
     "ToolCallChunk",
     "UnprocessableEntityError",

@@ -9,9 +9,15 @@ lazily and pooled; callers may inject their own clients or transports (tests and
 then never closed here. An async pool's connections belong to the loop that opened them, so each loop gets
 its own pool, closed on that loop when it shuts down (see `pools`) or by `aclose()`.
 
-Time limits follow the rule in `settings`: each attempt gets the configured httpx timeouts (on a stream,
-read = `Settings.stream_read_timeout`); under a deadline they are cut to the time left, retries that could
-not start before it are not made, and a stream checks the clock after each event.
+Time limits follow the rule in `settings`, kept by one `CallClock` per call (`deadlines`): the pools
+opened here cut every socket read and write to the time the clock has left, so trickled headers, a
+trickled body or keep-alive comments cannot outlast it. Answers are read as raw bytes and framed by
+`frames` within `max_response_bytes`.
+
+The key: requests are built in `_build`, so no frame of the send loop holds the headers; a request that
+ends up on an exception (`exc.request`, `exc.response.request`, the httpx cause's `.request`) has its
+`Authorization` replaced by `Bearer ***` first. Pools are never shared with a forked child: each client
+forgets its inherited pools in the child (`os.register_at_fork`) and opens its own.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import asyncio
 import dataclasses
 import json
 import logging
+import math
+import os
 import time
 import weakref
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
@@ -27,17 +35,22 @@ from types import TracebackType
 from typing import Any, NoReturn, TypeVar
 
 import httpx
-from httpx_sse import EventSource
 from pydantic import SecretStr
 
+from . import deadlines, logs
+from .deadlines import CallClock
 from .errors import (
     APIConnectionError,
-    APIError,
+    APIResponseValidationError,
     APITimeoutError,
+    InvalidRequestError,
+    ResponseTooLargeError,
     StreamConnectionError,
     StreamTimeoutError,
+    StreamValidationError,
     status_error_from_response,
 )
+from .frames import ACCEPT_ENCODING, Body, Decompressor, EventFramer, FrameError
 from .pools import AsyncPool, close_on_loop_shutdown, run_to_first_yield, running_loop
 from .reader import ResponseReader, StreamDelta
 from .request import ResponseRequest
@@ -49,6 +62,7 @@ from .settings import (
     Settings,
     TimeoutLike,
     _shorter,
+    check_headers,
     is_loopback,
     missing_key_error,
 )
@@ -57,36 +71,97 @@ from .streams import AsyncResponseStream, ResponseStream
 __all__ = ["AsyncResponseStream", "ResponseStream", "ResponsesClient"]
 
 logger = logging.getLogger("gradient_integrations")
+logs.install()
 
 _VERSION = "0.1.0"
 # Header names are kept lower-case so merging layers replaces case-insensitively: a caller's
 # `authorization` or `accept` must replace ours, never travel alongside it as a second header.
-_JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+_JSON_HEADERS = {
+    "content-type": "application/json",
+    "accept": "application/json",
+    "accept-encoding": ACCEPT_ENCODING,
+}
 _SSE_HEADERS = {
     "content-type": "application/json",
     "accept": "text/event-stream",
+    "accept-encoding": ACCEPT_ENCODING,
     "cache-control": "no-store",
 }
+# An error body is read for its message only: at most this much of it.
+_ERROR_BODY_BYTES = 64 * 1024
+_REDACTED = "Bearer ***"
 
 
 def _lower_names(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
-def _encode(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+def _scrubbed(request: httpx.Request) -> httpx.Request:
+    """The request, its Authorization replaced: it is about to travel on an exception."""
+    if "authorization" in request.headers:
+        request.headers["authorization"] = _REDACTED
+    return request
 
 
-def _decode_json(response: httpx.Response) -> dict[str, Any]:
+def _encode(request: ResponseRequest, body: dict[str, Any]) -> bytes:
     try:
-        body = json.loads(response.content)
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
+        path, problem = _unencodable(body, "")
+        if path.split(".", 1)[0].split("[", 1)[0] in request.extra_body:
+            path = f"extra_body.{path}"
+        raise InvalidRequestError(path or "body", problem) from exc
+
+
+def _unencodable(value: Any, path: str) -> tuple[str, str]:
+    """Where in the body the value JSON (or UTF-8) cannot carry is, and what is wrong with it."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return (
+                path,
+                "text contains a lone surrogate (an unpaired \\ud800-\\udfff), which UTF-8 cannot carry",
+            )
+        return "", ""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path, f"{value} is not a JSON number; send a finite number or null"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path}.{key}".lstrip("."), f"object keys must be strings, got {type(key).__name__}"
+            found = _unencodable(item, f"{path}.{key}".lstrip("."))
+            if found[1]:
+                return found
+        return "", ""
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _unencodable(item, f"{path}[{index}]")
+            if found[1]:
+                return found
+        return "", ""
+    if value is None or isinstance(value, (bool, int, float)):
+        return "", ""
+    return (
+        path,
+        f"a {type(value).__name__} is not JSON-serialisable; pass str, number, bool, None, list or dict",
+    )
+
+
+def _decode_json(response: httpx.Response, content: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(content)
     except ValueError:
-        raise APIError(
-            f"Endpoint returned invalid JSON (status {response.status_code}): {response.text[:200]!r}",
-            request=response.request,
+        text = content[:200].decode("utf-8", "replace")
+        raise APIResponseValidationError(
+            f"Endpoint returned invalid JSON (status {response.status_code}): {text!r}",
+            request=_scrubbed(response.request),
         ) from None
     if not isinstance(body, dict):
-        raise APIError(f"Endpoint returned JSON that is not an object: {type(body).__name__}")
+        raise APIResponseValidationError(
+            f"Endpoint returned JSON that is not an object: {type(body).__name__}",
+            request=_scrubbed(response.request),
+        )
     return body
 
 
@@ -96,20 +171,62 @@ def _is_event_stream(response: httpx.Response) -> bool:
     return "text/event-stream" in response.headers.get("content-type", "")
 
 
-def _body_lost(response: httpx.Response, exc: httpx.TransportError) -> APIConnectionError:
-    if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"Timed out reading the body ({type(exc).__name__})", request=response.request)
-    return APIConnectionError(f"Connection lost reading the body: {exc}", request=response.request)
+def _body_too_long(response: httpx.Response, limit: int) -> bool:
+    declared = response.headers.get("content-length", "")
+    return declared.isdigit() and response.headers.get("content-encoding") is None and int(declared) > limit
 
 
-def _left(deadline_at: float | None) -> float | None:
-    """Seconds until the deadline (negative once it passed), None without one."""
-    return None if deadline_at is None else deadline_at - time.monotonic()
+def _raw(response: httpx.Response) -> tuple[bytes] | None:
+    """The body of a response that is already read (a test transport's), else None: stream it raw."""
+    return (response.content,) if response.is_stream_consumed else None
+
+
+def _encoding(response: httpx.Response) -> str | None:
+    """The Content-Encoding still to undo: none once httpx has read (and decoded) the body itself."""
+    return None if response.is_stream_consumed else response.headers.get("content-encoding")
+
+
+async def _aiter(pieces: tuple[bytes]) -> AsyncGenerator[bytes, None]:
+    for piece in pieces:
+        yield piece
+
+
+def _error_body(response: httpx.Response) -> Body:
+    try:
+        return Body(_encoding(response), _ERROR_BODY_BYTES, truncate=True)
+    except FrameError:
+        return Body(None, _ERROR_BODY_BYTES, truncate=True)  # an unknown encoding: keep the raw bytes
+
+
+def _frame_failure(response: httpx.Response, exc: FrameError) -> APIResponseValidationError:
+    cls = ResponseTooLargeError if exc.too_large else APIResponseValidationError
+    return cls(str(exc), request=_scrubbed(response.request))
 
 
 # A timer may fire a hair before the instant it was set for: a read cut to end at the deadline counts as
 # the deadline passing when it ends within this margin of it.
 _DEADLINE_SLACK = 0.001
+
+
+def _passed(left: float | None) -> bool:
+    return left is not None and left <= _DEADLINE_SLACK
+
+
+# Every client alive in this process, so a forked child can make each forget its inherited pools.
+_live_clients: weakref.WeakSet[_ClientBase] = weakref.WeakSet()
+# The pools a forked child inherited: kept, never used, closed or collected there. Their sockets are the
+# parent's: closing them in the child could end the parent's TLS sessions, and collecting them would
+# warn about unclosed sockets.
+_inherited: list[object] = []
+
+
+def _forget_pools_after_fork() -> None:
+    for client in list(_live_clients):
+        client._forget_pools()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_after_fork)
 
 
 _Client = TypeVar("_Client", bound="_ClientBase")
@@ -127,6 +244,8 @@ class _ClientBase:
         max_retries: int | None = None,
         stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT,
         deadline: float | None = None,
+        max_response_bytes: int | None = None,
+        allow_insecure_http: bool = False,
         default_headers: Mapping[str, str] | None = None,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
@@ -144,6 +263,8 @@ class _ClientBase:
             max_retries=max_retries,
             stream_idle_timeout=stream_idle_timeout,
             deadline=deadline,
+            max_response_bytes=max_response_bytes,
+            allow_insecure_http=allow_insecure_http,
             default_headers=default_headers,
             require_key=require_key,
         )
@@ -185,9 +306,15 @@ class _ClientBase:
         # The pools this instance opened, one per event loop (None: no asyncio loop, e.g. under trio).
         self._async_pools: dict[asyncio.AbstractEventLoop | None, AsyncPool] = {}
         self._transport = transport
+        self._async_transport = async_transport
+        # Pools built here get a backend that obeys the call clock; injected ones are the caller's.
+        self._capped = {
+            "sync": transport is None and http_client is None,
+            "async": async_transport is None and http_async_client is None,
+        }
+        _live_clients.add(self)
         # Parsed once: httpx re-parses a URL string on every request, a measurable share of the overhead.
         self._url = httpx.URL(self.settings.responses_url)
-        self._async_transport = async_transport
         self._headers = _lower_names(
             {"User-Agent": f"gradient-integrations/{_VERSION}", **self.settings.default_headers}
         )
@@ -202,6 +329,17 @@ class _ClientBase:
                 pool=timeout.pool,
             ),
         }
+
+    def _forget_pools(self) -> None:
+        """In a forked child: drop the pools inherited from the parent (never closing them), open new ones."""
+        if self._owns_http and self._http is not None:
+            _inherited.append(self._http)
+            if self._http_finalizer is not None:
+                self._http_finalizer.detach()  # type: ignore[attr-defined]
+            self._http = self._http_finalizer = None
+        if self._async_pools:
+            _inherited.append(self._async_pools)
+            self._async_pools = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.settings.base_url!r})"
@@ -224,6 +362,7 @@ class _ClientBase:
             clone._http = None
             clone._http_finalizer = None
         clone._async_pools = {}
+        _live_clients.add(clone)
         return clone
 
     def __deepcopy__(self: _Client, memo: dict[int, Any]) -> _Client:
@@ -235,53 +374,81 @@ class _ClientBase:
             raise missing_key_error(self.settings.base_url)
         return _lower_names(self.settings.auth_headers())
 
-    def _request_parts(
-        self, request: ResponseRequest, *, stream: bool, extra_headers: Mapping[str, str] | None
-    ) -> tuple[bytes, dict[str, str], httpx.Timeout]:
+    def _build(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        request: ResponseRequest,
+        *,
+        stream: bool,
+        extra_headers: Mapping[str, str] | None,
+    ) -> httpx.Request:
+        """The httpx request; every check on the caller's input runs here, before anything is sent.
+
+        The headers (with the key) live only in this frame: a traceback of a failed send, printed with its
+        local variables, never shows them.
+        """
         # build_request runs the cross-field checks, but a ResponseRequest made directly or by
         # model_copy(update=...) skips them: repeat them here, before anything is sent.
         request._check_tool_choice()
+        content = _encode(request, request.to_body(stream=stream))
         headers = {
             **(_SSE_HEADERS if stream else _JSON_HEADERS),
             **self._headers,
-            **(_lower_names(extra_headers) if extra_headers else {}),
+            **(check_headers(extra_headers, "extra_headers") if extra_headers is not None else {}),
             **self._auth_headers(),
         }
-        return _encode(request.to_body(stream=stream)), headers, self._timeouts[stream]
+        return http.build_request(
+            "POST", self._url, content=content, headers=headers, timeout=self._timeouts[stream]
+        )
 
-    # -- the deadline (shared by both loops) -------------------------------------------------------
-    def _deadline_at(self) -> float | None:
-        """When this call's deadline passes, on the monotonic clock; None without a deadline."""
-        deadline = self.settings.deadline
-        return None if deadline is None else time.monotonic() + deadline
+    # -- the call clock (shared by both loops) -----------------------------------------------------
+    def _clock(self) -> CallClock:
+        """A new call's clock: its deadline runs until the answer begins (all of a JSON call)."""
+        limit = self.settings.start_deadline
+        return CallClock(None if limit is None else time.monotonic() + limit)
 
-    def _deadline_passed(self, deadline_at: float | None) -> bool:
-        return deadline_at is not None and time.monotonic() >= deadline_at - _DEADLINE_SLACK
-
-    def _fit_to_deadline(
-        self, http_request: httpx.Request, timeout: httpx.Timeout, deadline_at: float | None, retries: int
+    def _begin_attempt(
+        self, http_request: httpx.Request, clock: CallClock, retries: int, capped: bool
     ) -> None:
-        """Cut this attempt's httpx limits to the time left before the deadline, or raise if none is left."""
-        left = _left(deadline_at)
-        if left is None:
-            return
-        if left <= 0:
+        """Start an attempt's phase: headers (and a JSON body) within connect + read. Raise if time is up."""
+        if _passed(clock.call_left()):
             raise APITimeoutError(
-                f"Deadline of {self.settings.deadline} s passed before attempt {retries + 1}",
-                request=http_request,
+                f"{self._limit_text()} passed before attempt {retries + 1}", request=_scrubbed(http_request)
             )
-        limits = timeout.as_dict()
-        http_request.extensions["timeout"] = {name: _shorter(limit, left) for name, limit in limits.items()}
+        clock.phase(self.settings.attempt_limit)
+        deadlines.use(clock)
+        if not capped and clock.until is not None:
+            # An injected client's sockets do not watch the clock: cut this attempt's httpx limits instead.
+            left = clock.until - time.monotonic()
+            limits = http_request.extensions["timeout"]
+            http_request.extensions["timeout"] = {
+                name: _shorter(limit, left) for name, limit in limits.items()
+            }
+
+    def _begin_stream(self, clock: CallClock) -> None:
+        """The answer is a stream and it began: from now on only an explicit deadline bounds the call."""
+        if self.settings.stream_deadline is None:
+            clock.ends = None
+        clock.phase(self.settings.stream_read_timeout)
+
+    def _limit_text(self) -> str:
+        if self.settings.deadline is not None:
+            return f"Deadline of {self.settings.deadline} s"
+        return (
+            f"Time limit of {self.settings.start_deadline} s (max_retries + 1 attempts of connect + read "
+            "seconds; pass deadline= to change it)"
+        )
 
     # -- retry and error decisions (shared by both loops) -----------------------------------------
     def _wait_after_status(
-        self, retries: int, response: httpx.Response, started: float, deadline_at: float | None
+        self, retries: int, response: httpx.Response, content: bytes, started: float, clock: CallClock
     ) -> float:
-        """Wait before retrying this error response, or raise its typed error."""
-        wait = self.retry_policy.wait_after_status(retries, response, _left(deadline_at))
+        """Wait before retrying this error response (its body read), or raise its typed error."""
+        wait = self.retry_policy.wait_after_status(retries, response, clock.call_left())
         self._log(response.request, response.status_code, started, wait, retries)
         if wait is None:
-            raise status_error_from_response(response)
+            _scrubbed(response.request)
+            raise status_error_from_response(response, content)
         return wait
 
     def _wait_after_error(
@@ -290,20 +457,36 @@ class _ClientBase:
         exc: httpx.TransportError,
         request: httpx.Request,
         started: float,
-        deadline_at: float | None,
+        clock: CallClock,
     ) -> float:
         """Wait before retrying after a transport failure, or raise the typed connection error."""
-        wait = self.retry_policy.wait_after_error(retries, _left(deadline_at))
+        wait = self.retry_policy.wait_after_error(retries, clock.call_left())
         self._log(request, type(exc).__name__, started, wait, retries)
         if wait is not None:
             return wait
+        _scrubbed(request)  # also the cause's: httpx's exception holds this same request
         if isinstance(exc, httpx.TimeoutException):
-            if self._deadline_passed(deadline_at):
-                message = f"Deadline of {self.settings.deadline} s passed ({type(exc).__name__})"
+            if _passed(clock.call_left()):
+                message = f"{self._limit_text()} passed ({type(exc).__name__})"
+            elif _passed(clock.left()):
+                message = (
+                    f"No complete answer within {self.settings.attempt_limit} s (connect + read timeout) "
+                    f"({type(exc).__name__})"
+                )
             else:
                 message = f"Request timed out ({type(exc).__name__})"
             raise APITimeoutError(message, request=request) from exc
         raise APIConnectionError(f"Connection error ({type(exc).__name__}): {exc}", request=request) from exc
+
+    def _body_lost(
+        self, response: httpx.Response, exc: httpx.TransportError, clock: CallClock
+    ) -> APIConnectionError:
+        request = _scrubbed(response.request)
+        if isinstance(exc, httpx.TimeoutException):
+            if _passed(clock.call_left()):
+                return APITimeoutError(f"{self._limit_text()} passed reading the body", request=request)
+            return APITimeoutError(f"Timed out reading the body ({type(exc).__name__})", request=request)
+        return APIConnectionError(f"Connection lost reading the body: {exc}", request=request)
 
     def _log(
         self, request: httpx.Request, outcome: object, started: float, wait: float | None, retries: int
@@ -317,22 +500,54 @@ class _ClientBase:
                 "retrying in %.2f s (retry %d of %d)", wait, retries + 1, self.retry_policy.max_retries
             )
 
-    def _deadline_error(self, reader: ResponseReader) -> StreamTimeoutError:
-        message = f"Deadline of {self.settings.deadline} s passed before the stream ended"
+    def _stream_timeout(self, reader: ResponseReader, clock: CallClock) -> StreamTimeoutError:
+        if _passed(clock.call_left()):
+            message = f"{self._limit_text()} passed before the stream ended"
+        else:
+            message = f"No stream event within {self.settings.stream_read_timeout} s"
         return StreamTimeoutError(message, partial=reader.snapshot())
 
     def _mid_stream_failure(
-        self, reader: ResponseReader, exc: httpx.TransportError, deadline_at: float | None
+        self, reader: ResponseReader, response: httpx.Response, exc: httpx.TransportError, clock: CallClock
     ) -> NoReturn:
         # Both a StreamError (with what arrived) and an APIConnectionError, like the same failure before
         # the stream began; a timeout is also an APITimeoutError.
+        _scrubbed(response.request)
         if isinstance(exc, httpx.TimeoutException):
-            if self._deadline_passed(deadline_at):
-                raise self._deadline_error(reader) from exc
-            limit = self.settings.stream_read_timeout
-            raise reader.error(f"No stream chunk within {limit} s", StreamTimeoutError) from exc
+            raise self._stream_timeout(reader, clock) from exc
         message = f"Stream connection lost ({type(exc).__name__}): {exc}"
         raise reader.error(message, StreamConnectionError) from exc
+
+    def _stream_events(
+        self, reader: ResponseReader, decompressor: Decompressor, framer: EventFramer, chunk: bytes
+    ) -> list[str]:
+        try:
+            if decompressor.identity:
+                return framer.feed(chunk)
+            return [event for piece in decompressor.pieces(chunk) for event in framer.feed(piece)]
+        except FrameError as exc:
+            raise reader.error(str(exc), StreamValidationError) from None
+
+    def _json_reader(self, response: httpx.Response) -> Body:
+        """A collector for this JSON answer's body; one declared larger than the limit is refused unread."""
+        limit = self.settings.max_response_bytes
+        if _body_too_long(response, limit):
+            raise ResponseTooLargeError(
+                f"The response body ({response.headers['content-length']} bytes) is larger than "
+                f"max_response_bytes ({limit:,} bytes); nothing was read. Raise max_response_bytes if such "
+                "answers are expected.",
+                request=_scrubbed(response.request),
+            )
+        try:
+            return Body(_encoding(response), limit)
+        except FrameError as exc:
+            raise _frame_failure(response, exc) from None
+
+    def _stream_decompressor(self, response: httpx.Response) -> Decompressor:
+        try:
+            return Decompressor(_encoding(response), self.settings.max_response_bytes)
+        except FrameError as exc:
+            raise _frame_failure(response, exc) from None
 
 
 class ResponsesClient(_ClientBase):
@@ -342,9 +557,11 @@ class ResponsesClient(_ClientBase):
     @property
     def http_client(self) -> httpx.Client:
         if self._http is None:
-            http = httpx.Client(
-                timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=self._transport
-            )
+            transport = self._transport
+            if transport is None:
+                transport = httpx.HTTPTransport(limits=DEFAULT_LIMITS)
+                self._capped["sync"] = deadlines.cap_backend(transport)
+            http = httpx.Client(timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=transport)
             # A client dropped without `close()` (a model built per request, a test) closes its sockets
             # when collected, as its async pools do, instead of leaving them to warn as unclosed.
             self._http_finalizer = weakref.finalize(self, http.close)
@@ -370,9 +587,11 @@ class ResponsesClient(_ClientBase):
         # without `shutdown_asyncgens()`, their connections can no longer be closed by anyone.
         for other in [other for other in self._async_pools if other is not None and other.is_closed()]:
             del self._async_pools[other]
-        http = httpx.AsyncClient(
-            timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=self._async_transport
-        )
+        transport = self._async_transport
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
+            self._capped["async"] = deadlines.cap_backend(transport)
+        http = httpx.AsyncClient(timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=transport)
         closer = None
         if loop is not None:
             closer = close_on_loop_shutdown(http)
@@ -417,28 +636,34 @@ class ResponsesClient(_ClientBase):
         *,
         stream: bool,
         extra_headers: Mapping[str, str] | None,
-        deadline_at: float | None,
+        clock: CallClock,
     ) -> httpx.Response:
-        content, headers, timeout = self._request_parts(request, stream=stream, extra_headers=extra_headers)
         http = self.http_client
-        http_request = http.build_request(
-            "POST", self._url, content=content, headers=headers, timeout=timeout
-        )
+        http_request = self._build(http, request, stream=stream, extra_headers=extra_headers)
+        capped = self._capped["sync"]
         retries = 0
         while True:
-            self._fit_to_deadline(http_request, timeout, deadline_at, retries)
+            self._begin_attempt(http_request, clock, retries, capped)
             started = time.perf_counter()
             try:
                 response = http.send(http_request, stream=True)
             except httpx.TransportError as exc:
-                wait = self._wait_after_error(retries, exc, http_request, started, deadline_at)
+                wait = self._wait_after_error(retries, exc, http_request, started, clock)
             else:
                 if response.is_success:
                     self._log(http_request, response.status_code, started, None, retries)
                     return response
-                response.read()
-                response.close()
-                wait = self._wait_after_status(retries, response, started, deadline_at)
+                body = _error_body(response)
+                try:
+                    for chunk in _raw(response) or response.iter_raw():
+                        if not body.add(chunk):
+                            break
+                    content = body.finish()
+                except (httpx.TransportError, FrameError):
+                    content = b""  # the status says enough; a body we cannot read adds nothing
+                finally:
+                    response.close()
+                wait = self._wait_after_status(retries, response, content, started, clock)
             self.retry_policy.sleep(wait)
             retries += 1
 
@@ -446,11 +671,11 @@ class ResponsesClient(_ClientBase):
         self, request: ResponseRequest, *, extra_headers: Mapping[str, str] | None = None
     ) -> ResponseResult:
         """One non-streaming call, retried per the policy; returns the normalized result."""
-        deadline_at = self._deadline_at()
-        response = self._send(request, stream=False, extra_headers=extra_headers, deadline_at=deadline_at)
+        clock = self._clock()
+        response = self._send(request, stream=False, extra_headers=extra_headers, clock=clock)
         reader = ResponseReader()
         try:
-            for _ in self._read(response, reader, deadline_at):
+            for _ in self._read(response, reader, clock):
                 pass
         finally:
             response.close()
@@ -466,30 +691,49 @@ class ResponsesClient(_ClientBase):
         self, request: ResponseRequest, extra_headers: Mapping[str, str] | None, reader: ResponseReader
     ) -> tuple[httpx.Response, Generator[StreamDelta, None, None]]:
         """Send a stream request (with retries); the response and its deltas. The caller closes both."""
-        deadline_at = self._deadline_at()
-        response = self._send(request, stream=True, extra_headers=extra_headers, deadline_at=deadline_at)
-        return response, self._read(response, reader, deadline_at)
+        clock = self._clock()
+        response = self._send(request, stream=True, extra_headers=extra_headers, clock=clock)
+        return response, self._read(response, reader, clock)
 
     def _read(
-        self, response: httpx.Response, reader: ResponseReader, deadline_at: float | None
+        self, response: httpx.Response, reader: ResponseReader, clock: CallClock
     ) -> Generator[StreamDelta, None, None]:
         """A successful response's answer as deltas, in whichever form the server chose to send it."""
+        limit = self.settings.max_response_bytes
         if not _is_event_stream(response):
+            body = self._json_reader(response)
+            deadlines.use(clock)
             try:
-                response.read()
+                for piece in _raw(response) or response.iter_raw():
+                    body.add(piece)
+                content = body.finish()
             except httpx.TransportError as exc:
-                raise _body_lost(response, exc) from exc
-            yield from reader.feed_body(_decode_json(response))
+                raise self._body_lost(response, exc, clock) from exc
+            except FrameError as exc:
+                raise _frame_failure(response, exc) from None
+            yield from reader.feed_body(_decode_json(response, content))
             return
+        decompressor = self._stream_decompressor(response)
+        self._begin_stream(clock)
+        framer = EventFramer(limit)
+        chunks = iter(_raw(response) or response.iter_raw())
         try:
-            for event in EventSource(response).iter_sse():
-                yield from reader.feed(event.data)
-                if reader.done:
-                    return
-                if deadline_at is not None and self._deadline_passed(deadline_at):
-                    raise self._deadline_error(reader)
+            while True:
+                deadlines.use(clock)  # again on each resume: another call may have run in between
+                chunk: bytes | None = next(chunks, None)
+                if chunk is None:
+                    break
+                events = self._stream_events(reader, decompressor, framer, chunk)
+                for event in events:
+                    yield from reader.feed(event)
+                    if reader.done:
+                        return
+                if events:
+                    clock.phase(self.settings.stream_read_timeout)  # an event came: the idle wait restarts
+                elif _passed(clock.left()):
+                    raise self._stream_timeout(reader, clock)  # bytes, but no event, for too long
         except httpx.TransportError as exc:
-            self._mid_stream_failure(reader, exc, deadline_at)
+            self._mid_stream_failure(reader, response, exc, clock)
         reader.result()  # raises: the connection ended without an end marker
 
     # -- async I/O ---------------------------------------------------------------------------------
@@ -499,28 +743,35 @@ class ResponsesClient(_ClientBase):
         *,
         stream: bool,
         extra_headers: Mapping[str, str] | None,
-        deadline_at: float | None,
+        clock: CallClock,
     ) -> httpx.Response:
-        content, headers, timeout = self._request_parts(request, stream=stream, extra_headers=extra_headers)
         http = self.http_async_client
-        http_request = http.build_request(
-            "POST", self._url, content=content, headers=headers, timeout=timeout
-        )
+        http_request = self._build(http, request, stream=stream, extra_headers=extra_headers)
+        capped = self._capped["async"]
         retries = 0
         while True:
-            self._fit_to_deadline(http_request, timeout, deadline_at, retries)
+            self._begin_attempt(http_request, clock, retries, capped)
             started = time.perf_counter()
             try:
                 response = await http.send(http_request, stream=True)
             except httpx.TransportError as exc:
-                wait = self._wait_after_error(retries, exc, http_request, started, deadline_at)
+                wait = self._wait_after_error(retries, exc, http_request, started, clock)
             else:
                 if response.is_success:
                     self._log(http_request, response.status_code, started, None, retries)
                     return response
-                await response.aread()
-                await response.aclose()
-                wait = self._wait_after_status(retries, response, started, deadline_at)
+                body = _error_body(response)
+                try:
+                    read = _raw(response)
+                    async for chunk in _aiter(read) if read is not None else response.aiter_raw():
+                        if not body.add(chunk):
+                            break
+                    content = body.finish()
+                except (httpx.TransportError, FrameError):
+                    content = b""
+                finally:
+                    await response.aclose()
+                wait = self._wait_after_status(retries, response, content, started, clock)
             await self.retry_policy.async_sleep(wait)
             retries += 1
 
@@ -528,13 +779,11 @@ class ResponsesClient(_ClientBase):
         self, request: ResponseRequest, *, extra_headers: Mapping[str, str] | None = None
     ) -> ResponseResult:
         """Async `create`."""
-        deadline_at = self._deadline_at()
-        response = await self._asend(
-            request, stream=False, extra_headers=extra_headers, deadline_at=deadline_at
-        )
+        clock = self._clock()
+        response = await self._asend(request, stream=False, extra_headers=extra_headers, clock=clock)
         reader = ResponseReader()
         try:
-            async for _ in self._aread(response, reader, deadline_at):
+            async for _ in self._aread(response, reader, clock):
                 pass
         finally:
             await response.aclose()
@@ -550,32 +799,55 @@ class ResponsesClient(_ClientBase):
         self, request: ResponseRequest, extra_headers: Mapping[str, str] | None, reader: ResponseReader
     ) -> tuple[httpx.Response, AsyncGenerator[StreamDelta, None]]:
         """Async `_open_stream`."""
-        deadline_at = self._deadline_at()
-        response = await self._asend(
-            request, stream=True, extra_headers=extra_headers, deadline_at=deadline_at
-        )
-        return response, self._aread(response, reader, deadline_at)
+        clock = self._clock()
+        response = await self._asend(request, stream=True, extra_headers=extra_headers, clock=clock)
+        return response, self._aread(response, reader, clock)
 
     async def _aread(
-        self, response: httpx.Response, reader: ResponseReader, deadline_at: float | None
+        self, response: httpx.Response, reader: ResponseReader, clock: CallClock
     ) -> AsyncGenerator[StreamDelta, None]:
         """Async `_read`."""
+        limit = self.settings.max_response_bytes
         if not _is_event_stream(response):
+            body = self._json_reader(response)
+            deadlines.use(clock)
             try:
-                await response.aread()
+                read = _raw(response)
+                if read is not None:
+                    body.add(read[0])
+                else:
+                    async for piece in response.aiter_raw():
+                        body.add(piece)
+                content = body.finish()
             except httpx.TransportError as exc:
-                raise _body_lost(response, exc) from exc
-            for delta in reader.feed_body(_decode_json(response)):
+                raise self._body_lost(response, exc, clock) from exc
+            except FrameError as exc:
+                raise _frame_failure(response, exc) from None
+            for delta in reader.feed_body(_decode_json(response, content)):
                 yield delta
             return
+        decompressor = self._stream_decompressor(response)
+        self._begin_stream(clock)
+        framer = EventFramer(limit)
+        read = _raw(response)
+        chunks = _aiter(read) if read is not None else response.aiter_raw()
         try:
-            async for event in EventSource(response).aiter_sse():
-                for delta in reader.feed(event.data):
-                    yield delta
-                if reader.done:
-                    return
-                if deadline_at is not None and self._deadline_passed(deadline_at):
-                    raise self._deadline_error(reader)
+            while True:
+                deadlines.use(clock)
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    break
+                events = self._stream_events(reader, decompressor, framer, chunk)
+                for event in events:
+                    for delta in reader.feed(event):
+                        yield delta
+                    if reader.done:
+                        return
+                if events:
+                    clock.phase(self.settings.stream_read_timeout)
+                elif _passed(clock.left()):
+                    raise self._stream_timeout(reader, clock)
         except httpx.TransportError as exc:
-            self._mid_stream_failure(reader, exc, deadline_at)
+            self._mid_stream_failure(reader, response, exc, clock)
         reader.result()  # raises: the connection ended without an end marker

@@ -17,11 +17,16 @@ The tree::
         │   └── InternalServerError        >= 500
         ├── APIConnectionError             the request never got an answer, or lost it midway
         │   └── APITimeoutError            ... because a timeout or the call's deadline fired
+        ├── APIResponseValidationError     a success answer that cannot be read: undecodable, not the
+        │   │                              documented shape, or larger than `max_response_bytes`
+        │   └── ResponseTooLargeError      ... because it is larger than `max_response_bytes`
         └── StreamError                    an answer broke after it started; `.partial` holds what arrived
             ├── ResponseFailedError        the server reported the response failed (`response.failed`,
-            │                              an `error` event, or a body with `"status": "failed"`)
+            │                              an `error` event, or a body with `"status": "failed"` or an
+            │                              `error` object)
+            ├── StreamValidationError      an event that cannot be read (also an APIResponseValidationError)
             └── StreamConnectionError      the connection broke mid-stream (also an APIConnectionError)
-                └── StreamTimeoutError     no chunk within the idle/read timeout, or the deadline passed
+                └── StreamTimeoutError     no event within the idle/read timeout, or the deadline passed
                                            mid-stream (also an APITimeoutError)
 
 So `except APIConnectionError` (or `APITimeoutError`) catches a transport failure wherever it happens, before
@@ -34,6 +39,7 @@ our own text, and `redact()` scrubs any bearer token that a server echoes back.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",
@@ -58,9 +65,11 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseFailedError",
+    "ResponseTooLargeError",
     "StreamConnectionError",
     "StreamError",
     "StreamTimeoutError",
+    "StreamValidationError",
     "UnprocessableEntityError",
     "status_error_from_response",
 ]
@@ -150,7 +159,7 @@ class APIStatusError(APIError):
         super().__init__(message, request=response.request)
         self.response = response
         self.status_code = response.status_code
-        self.body = body
+        self.body = _redacted(body)  # a server may echo the request's key back in its error body
         self.error_id = error_id
         self.request_id = request_id
 
@@ -201,6 +210,14 @@ class APITimeoutError(APIConnectionError):
         super().__init__(message, request=request)
 
 
+class APIResponseValidationError(APIError):
+    """A success answer that cannot be read: undecodable bytes, not the documented shape, or too large."""
+
+
+class ResponseTooLargeError(APIResponseValidationError):
+    """The answer (decompressed) is larger than `max_response_bytes`; reading stopped at the limit."""
+
+
 class StreamError(APIError):
     """A stream failed after it began; `partial` is everything assembled before the failure."""
 
@@ -226,7 +243,11 @@ class StreamConnectionError(StreamError, APIConnectionError):
 
 
 class StreamTimeoutError(StreamConnectionError, APITimeoutError):
-    """No stream chunk arrived within the idle/read timeout, or the call's deadline passed mid-stream."""
+    """No stream event arrived within the idle/read timeout, or the call's deadline passed mid-stream."""
+
+
+class StreamValidationError(StreamError, APIResponseValidationError):
+    """A stream event that cannot be read (bad JSON, wrong shape, over `max_response_bytes`)."""
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {
@@ -274,17 +295,18 @@ def _page_text(text: str) -> str | None:
     return plain[:200] or None
 
 
-def status_error_from_response(response: httpx.Response) -> APIStatusError:
-    """Build the typed error for a non-2xx response whose body has already been read.
+def status_error_from_response(response: httpx.Response, content: bytes | None = None) -> APIStatusError:
+    """Build the typed error for a non-2xx response from its body: `content`, else the body httpx read.
 
     Bodies as they really arrive: DO's `{"id", "message", "request_id"}`, OpenAI's (forwarded commercial
     models) `{"error": {"message", "type", "param", "code"}}`, or no JSON at all (a proxy's or load
     balancer's HTML page: its title, or a short plain text, is the message; `body` keeps the raw text).
     """
+    raw = response.content if content is None else content
     try:
-        body: Any = response.json()
+        body: Any = json.loads(raw)
     except ValueError:
-        body = response.text[:2000] or None
+        body = raw[:2000].decode("utf-8", "replace") or None
     error_id, message, request_id = _error_fields(body)
     if message is None and isinstance(body, str):
         message = _page_text(body)

@@ -219,6 +219,9 @@ def resolve_options(
         body.update(extra_body)
     if call.get("extra_body"):
         body.update(call["extra_body"])
+    for name in _MANAGED.intersection(body):
+        # extra_body goes over the body last: it would silently replace the conversation or the mode.
+        raise InvalidRequestError(f"extra_body.{name}", f"is set by {owner} itself from the call; remove it")
     # Tool and tool-choice values in every spelling become the core's types; None removes a field.
     for name in _NORMALIZED:
         if name in fields:

@@ -38,12 +38,22 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import ResponseFailedError, StreamError
+from .errors import (
+    APIResponseValidationError,
+    GradientError,
+    ResponseFailedError,
+    StreamError,
+    StreamValidationError,
+)
 from .response import ResponseResult, ToolCall, Usage
 
 __all__ = ["ResponseReader", "StreamDelta", "ToolCallChunk", "parse_response", "parse_usage"]
 
 DeltaKind = Literal["text", "reasoning", "tool_call", "finish"]
+
+# What reading valid JSON of an undocumented shape can raise in here (pydantic's ValidationError is a
+# ValueError); each becomes a typed error, so the caller's `except` for this package's errors holds.
+_SHAPE_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,20 +194,43 @@ class ResponseReader:
         try:
             event = json.loads(payload)
         except ValueError:
-            raise self.error(f"Malformed JSON in stream event: {payload[:200]!r}") from None
+            raise self.error(
+                f"Malformed JSON in stream event: {payload[:200]!r}", StreamValidationError
+            ) from None
         if not isinstance(event, dict):
-            raise self.error(f"Stream event is not a JSON object: {payload[:200]!r}")
+            raise self.error(f"Stream event is not a JSON object: {payload[:200]!r}", StreamValidationError)
         self.events += 1
         kind = event.get("type")
-        if isinstance(kind, str) and (kind.startswith("response.") or kind == "error"):
-            return self._typed(kind, event)
-        if event.get("error"):
-            raise self.error(_error_message(event.get("error")), ResponseFailedError)
-        return self._chunk(event)
+        try:
+            if isinstance(kind, str) and (kind.startswith("response.") or kind == "error"):
+                return self._typed(kind, event)
+            if event.get("error"):
+                raise self.error(_error_message(event.get("error")), ResponseFailedError)
+            return self._chunk(event)
+        except GradientError:
+            raise
+        except _SHAPE_ERRORS as exc:
+            # Valid JSON of a shape no dialect documents (a string where an object belongs, an unhashable
+            # index): a typed stream error that keeps what arrived, never a bare TypeError from in here.
+            message = f"Stream event of an unexpected shape ({exc}): {payload[:200]!r}"
+            raise self.error(message, StreamValidationError) from exc
 
     def feed_body(self, body: dict[str, Any]) -> list[StreamDelta]:
-        """Read a whole JSON body: the same path as a stream's final event, so both give one result."""
-        return self._final(body, None)
+        """Read a whole JSON body: the same path as a stream's final event, so both give one result.
+
+        A body that carries an error object and does not say it completed (`{"error": {...}}` with a 200,
+        or `"status": "failed"`) raises `ResponseFailedError`, as the same object does inside a stream.
+        """
+        error = body.get("error")
+        if error and body.get("status") != "completed":
+            raise self.error(_error_message(error), ResponseFailedError)
+        try:
+            return self._final(body, None)
+        except GradientError:
+            raise
+        except _SHAPE_ERRORS as exc:
+            message = f"Response body of an unexpected shape ({exc}): {json.dumps(body)[:200]!r}"
+            raise APIResponseValidationError(message) from exc
 
     # -- results -----------------------------------------------------------------------------------
     @property

@@ -5,28 +5,41 @@ Endpoint: explicit `base_url` > GRADIENT_INFERENCE_ENDPOINT > https://inference.
 The endpoint may be given with or without a trailing `/v1` and `/`; requests go to `<root>/v1/responses`.
 A loopback endpoint (the local server) needs no key; any other endpoint without one is a ConfigurationError.
 
-Time limits, in seconds, each > 0 (else a ConfigurationError naming it); None means "no limit" / "default":
+Time limits, in seconds, each > 0 (else a ConfigurationError naming it); None means "default":
 
   timeout              each attempt's httpx limits: connect, read (the longest wait for the next bytes),
                        write, pool. A number sets them all but caps connect at 5 s; `(connect, read)` or an
                        `httpx.Timeout` set them one by one. Default 60 s, 5 s to connect (DO's SDK).
-  stream_idle_timeout  the longest wait between two stream chunks is min(read timeout, stream_idle_timeout):
-                       it can only shorten the read timeout on streams, never lengthen it. Default None:
-                       the read timeout alone.
+                       On top of those per-read limits, an attempt must have its response headers, and a
+                       JSON answer its whole body, within connect + read seconds: a server trickling bytes
+                       cannot hold an attempt open longer.
+  stream_idle_timeout  the longest wait for the next stream *event* is min(read timeout,
+                       stream_idle_timeout). Bytes that complete no event (`: keep-alive` comments, a
+                       trickled line) do not restart it. Default None: the read timeout alone.
   deadline             the whole call: every attempt, every wait between retries (Retry-After included) and
                        the whole stream. A retry whose wait would not end before the deadline is not made
-                       (the failure is raised as it is); each attempt's limits are cut to the time left when
-                       it starts; a stream checks the clock after each event. When it passes: APITimeoutError,
-                       or StreamTimeoutError (with `.partial`) once a stream has begun. A read already
-                       waiting ends by its own (cut) limit, so a stream that stalls late can outlive the
-                       deadline by at most one such wait. Default None: no limit.
+                       (the failure is raised as it is). When it passes: APITimeoutError, or
+                       StreamTimeoutError (with `.partial`) once a stream has begun. Default None: until an
+                       answer begins, (max_retries + 1) x (connect + read); a stream that has begun then
+                       runs as long as its events keep coming. `math.inf`: no limit at all.
+
+These limits are enforced on every socket read and write of the pools the client opens (`deadlines`); with
+an injected httpx client or transport they are checked between reads and events instead.
+
+Size: `max_response_bytes` (default 16 MiB) bounds a JSON answer, decompressed, and each stream line and
+event; over it, ResponseTooLargeError (StreamValidationError in a stream), and reading stops.
+
+Plain http: the key is sent over `http://` only to a loopback host (127.0.0.0/8, ::1, localhost) unless
+`allow_insecure_http=True`; any other `http://` endpoint with a key is a ConfigurationError.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,17 +47,19 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InvalidRequestError
 from .secrets import API_KEY_ENV_VARS, AccessKey, key_from_environment
 
 __all__ = [
     "API_KEY_ENV_VARS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_STREAM_IDLE_TIMEOUT",
     "DEFAULT_TIMEOUT",
     "ENDPOINT_ENV_VAR",
     "Settings",
+    "check_headers",
     "is_loopback",
     "missing_key_error",
     "normalize_base_url",
@@ -56,6 +71,9 @@ DEFAULT_BASE_URL = "https://inference.do-ai.run"
 # Same as DO's official (Stainless) SDK: 60 s overall/read, 5 s to connect, 2 retries.
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 DEFAULT_MAX_RETRIES = 2
+# A JSON answer (decompressed), one stream line, one stream event. The largest real answers (a long
+# reasoning trace, a completed event repeating the whole output) are well under 1 MB.
+DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 # None: a stream waits for each chunk as long as the read timeout allows (see the module docstring).
 DEFAULT_STREAM_IDLE_TIMEOUT: float | None = None
 # The openai SDK's pool, not DO's SDK's (100 connections, 20 kept alive): model calls last seconds, so a
@@ -76,6 +94,14 @@ def missing_key_error(base_url: str) -> ConfigurationError:
     )
 
 
+def insecure_http_error(base_url: str) -> ConfigurationError:
+    return ConfigurationError(
+        f"Refusing to send the access key in cleartext to {base_url}: use https, or pass "
+        "allow_insecure_http=True if this http endpoint is on a network you trust (a proxy, a container "
+        "host). Loopback addresses (127.0.0.1, ::1, localhost) need neither."
+    )
+
+
 def resolve_api_key(explicit: str | SecretStr | None = None) -> AccessKey | None:
     """The key from the argument or the first env var that is set, as an `AccessKey`."""
     return AccessKey.of(explicit) or key_from_environment()
@@ -90,7 +116,10 @@ def normalize_base_url(base_url: str | None = None) -> str:
 # time), and parsing a URL costs about as much as the rest of our per-call work (benchmarks/).
 @functools.lru_cache(maxsize=64)
 def _normalized_root(url: str) -> str:
-    parsed = httpx.URL(url)
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ConfigurationError(f"base_url is not a valid URL ({exc}): {url!r}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigurationError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {url!r}")
     url = url.rstrip("/")
@@ -108,6 +137,32 @@ def is_loopback(base_url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+# RFC 9110 token characters for a header name; a value may not hold CR, LF or NUL (header injection).
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_VALUE_FORBIDDEN = re.compile(r"[\r\n\x00]")
+
+
+def check_headers(headers: object, field: str) -> dict[str, str]:
+    """`headers` as a lower-cased dict, or InvalidRequestError naming the bad name or value."""
+    if not isinstance(headers, Mapping):
+        raise InvalidRequestError(
+            field, f"must be a mapping of header names to strings, got {type(headers).__name__}"
+        )
+    checked: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise InvalidRequestError(field, f"{name!r} is not a valid header name")
+        if not isinstance(value, str):
+            raise InvalidRequestError(
+                f"{field}[{name!r}]",
+                f"header values must be strings, got {type(value).__name__}: pass str(value)",
+            )
+        if _HEADER_VALUE_FORBIDDEN.search(value):
+            raise InvalidRequestError(f"{field}[{name!r}]", "a header value may not contain CR, LF or NUL")
+        checked[name.lower()] = value
+    return checked
 
 
 def _check_seconds(name: str, value: float | None) -> None:
@@ -157,6 +212,8 @@ class Settings:
     stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT
     default_headers: Mapping[str, str] = field(default_factory=dict)
     deadline: float | None = None
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    allow_insecure_http: bool = False
 
     @classmethod
     def resolve(
@@ -170,19 +227,30 @@ class Settings:
         default_headers: Mapping[str, str] | None = None,
         require_key: bool = True,
         deadline: float | None = None,
+        max_response_bytes: int | None = None,
+        allow_insecure_http: bool = False,
     ) -> Settings:
         root = normalize_base_url(base_url)
         key = resolve_api_key(api_key)
-        if key is None and require_key and not is_loopback(root):
+        loopback = is_loopback(root)
+        if key is None and require_key and not loopback:
             raise missing_key_error(root)
+        if key is not None and root.startswith("http:") and not loopback and allow_insecure_http is not True:
+            raise insecure_http_error(root)
         retries = DEFAULT_MAX_RETRIES if max_retries is None else max_retries
         if retries < 0:
             raise ConfigurationError(f"max_retries must be >= 0, got {retries}")
         resolved_timeout = _as_timeout(timeout)
         _check_seconds("stream_idle_timeout", stream_idle_timeout)
         _check_seconds("deadline", deadline)
-        headers = dict(default_headers or {})
-        if any(name.lower() == "authorization" for name in headers):
+        size = DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None else max_response_bytes
+        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+            raise ConfigurationError(f"max_response_bytes must be a whole number of bytes > 0, got {size!r}")
+        try:
+            headers = check_headers(default_headers or {}, "default_headers")
+        except InvalidRequestError as exc:
+            raise ConfigurationError(str(exc)) from None
+        if "authorization" in headers:
             raise ConfigurationError("default_headers must not carry Authorization: pass api_key instead")
         return cls(
             base_url=root,
@@ -192,6 +260,8 @@ class Settings:
             stream_idle_timeout=stream_idle_timeout,
             default_headers=headers,
             deadline=deadline,
+            max_response_bytes=size,
+            allow_insecure_http=allow_insecure_http is True,
         )
 
     @property
@@ -202,6 +272,26 @@ class Settings:
     def stream_read_timeout(self) -> float | None:
         """The longest wait between two stream chunks: min(timeout.read, stream_idle_timeout); None: none."""
         return _shorter(self.timeout.read, self.stream_idle_timeout)
+
+    @property
+    def attempt_limit(self) -> float | None:
+        """Seconds an attempt has to get its headers (and a JSON answer its body): connect + read."""
+        read = self.timeout.read
+        return None if read is None else read + (self.timeout.connect or 0.0)
+
+    @property
+    def start_deadline(self) -> float | None:
+        """Seconds for a call until its answer begins (all of a JSON call); None: no limit."""
+        if self.deadline is not None:
+            return None if math.isinf(self.deadline) else self.deadline
+        attempt = self.attempt_limit
+        return None if attempt is None else attempt * (self.max_retries + 1)
+
+    @property
+    def stream_deadline(self) -> float | None:
+        """Seconds for a whole streamed call: the explicit deadline only; None: no limit."""
+        deadline = self.deadline
+        return None if deadline is None or math.isinf(deadline) else deadline
 
     def auth_headers(self) -> dict[str, str]:
         if self.api_key is None:

@@ -102,7 +102,12 @@ class ChatGradient(ClosesClient, BaseChatModel):
     stream_idle_timeout: float | None = DEFAULT_STREAM_IDLE_TIMEOUT
     """Longest wait between two stream chunks: min(read timeout, this); default the read timeout."""
     deadline: float | None = None
-    """Seconds for a whole call, retries and the whole stream included; default no limit."""
+    """Seconds for a whole call, retries and the whole stream included; `math.inf` for none. Default:
+    (max_retries + 1) x (connect + read timeout) until the answer begins, then a stream runs on."""
+    max_response_bytes: int | None = None
+    """Largest JSON answer (decompressed) and stream line or event, in bytes; default 16 MiB."""
+    allow_insecure_http: bool = False
+    """Send the key over plain `http://` to a host that is not loopback (a trusted network only)."""
     temperature: float | None = None
     top_p: float | None = None
     max_tokens: int | None = Field(default=None, alias="max_output_tokens")
@@ -192,6 +197,8 @@ class ChatGradient(ClosesClient, BaseChatModel):
             max_retries=self.max_retries,
             stream_idle_timeout=self.stream_idle_timeout,
             deadline=self.deadline,
+            max_response_bytes=self.max_response_bytes,
+            allow_insecure_http=self.allow_insecure_http,
             default_headers=self.default_headers,
             require_key=False,  # checked when a call is made, so a model can be built and pickled keyless
         )

@@ -113,7 +113,15 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
         description="Longest wait between stream chunks: min(read timeout, this); default the read timeout.",
     )
     deadline: float | None = Field(
-        default=None, description="Seconds for a whole call, retries and the whole stream included."
+        default=None,
+        description="Seconds for a whole call, retries and the whole stream included; math.inf for none. "
+        "Default: (max_retries + 1) x (connect + read timeout) until the answer begins.",
+    )
+    max_response_bytes: int | None = Field(
+        default=None, description="Largest JSON answer and stream line or event, in bytes (default 16 MiB)."
+    )
+    allow_insecure_http: bool = Field(
+        default=False, description="Send the key over plain http to a non-loopback host (trusted networks only)."
     )
     temperature: float | None = Field(default=None, description="Sampling temperature, 0 to 2.")
     top_p: float | None = Field(default=None, description="Nucleus sampling, 0 to 1.")
@@ -193,6 +201,8 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
             max_retries=self.max_retries,
             stream_idle_timeout=self.stream_idle_timeout,
             deadline=self.deadline,
+            max_response_bytes=self.max_response_bytes,
+            allow_insecure_http=self.allow_insecure_http,
             default_headers=self.default_headers,
             require_key=False,  # checked when a call is made, so a model can be built and pickled keyless
         )
@@ -207,6 +217,8 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
             self.max_retries,
             self.stream_idle_timeout,
             self.deadline,
+            self.max_response_bytes,
+            self.allow_insecure_http,
             tuple(sorted((self.default_headers or {}).items())),
         )
         if self._client is None or self._client_config != config:

@@ -88,7 +88,7 @@ BROKEN: dict[str, tuple[str, str, BaseException | None, str]] = {
         httpx.RemoteProtocolError("peer closed connection"),
         "connection lost",
     ),
-    "read timeout": (TYPED_START, "", httpx.ReadTimeout("timed out"), "No stream chunk within"),
+    "read timeout": (TYPED_START, "", httpx.ReadTimeout("timed out"), "No stream event within"),
     "connection reset": (DO_START, "", httpx.ReadError("connection reset by peer"), "connection lost"),
 }
 # The transport failures: caught by `except APIConnectionError` like the same failure before the stream

@@ -104,7 +104,7 @@ def test_a_plain_timeout_bounds_a_stalled_stream_on_real_sockets() -> None:
         client.close()
     assert [d.text for d in deltas] == ["Hello"]
     assert isinstance(error, StreamTimeoutError) and error.partial.text == "Hello"
-    assert "No stream chunk within 0.3 s" in str(error)
+    assert "No stream event within 0.3 s" in str(error)
     assert 0.3 <= elapsed < 5
 
 

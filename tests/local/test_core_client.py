@@ -115,7 +115,7 @@ async def test_the_bare_app_serves_the_core_through_the_asgi_transport(dialect: 
     transport = httpx.ASGITransport(app=app)
     request = build_request(**CASES["tool_call"])
     async with ResponsesClient(
-        base_url="http://local.test", async_transport=transport, api_key="x"
+        base_url="https://local.test", async_transport=transport, api_key="x"
     ) as client:
         plain = await client.acreate(request)
         stream = client.astream(request)
