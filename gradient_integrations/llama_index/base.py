@@ -121,7 +121,7 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
         default=None, description="Largest JSON answer and stream line or event, in bytes (default 16 MiB)."
     )
     allow_insecure_http: bool = Field(
-        default=False, description="Send the key over plain http to a non-loopback host (trusted networks only)."
+        default=False, description="Send the key over plain http to a non-loopback host (trusted networks)."
     )
     temperature: float | None = Field(default=None, description="Sampling temperature, 0 to 2.")
     top_p: float | None = Field(default=None, description="Nucleus sampling, 0 to 1.")
