@@ -48,6 +48,7 @@ from .errors import (
     StreamConnectionError,
     StreamTimeoutError,
     StreamValidationError,
+    redact,
     status_error_from_response,
 )
 from .frames import ACCEPT_ENCODING, Body, Decompressor, EventFramer, FrameError
@@ -196,6 +197,36 @@ def _error_body(response: httpx.Response) -> Body:
         return Body(_encoding(response), _ERROR_BODY_BYTES, truncate=True)
     except FrameError:
         return Body(None, _ERROR_BODY_BYTES, truncate=True)  # an unknown encoding: keep the raw bytes
+
+
+# An error body is read for its message, at most `_ERROR_BODY_BYTES` of it, and scrubbed as soon as it is
+# read (a server may echo the key). Read in these helpers, so the send loops' frames, which a traceback
+# printed with its locals would show, never hold it.
+def _error_content(response: httpx.Response) -> bytes:
+    body = _error_body(response)
+    try:
+        for chunk in _raw(response) or response.iter_raw():
+            if not body.add(chunk):
+                break
+        return redact(body.finish().decode("utf-8", "replace")).encode()
+    except (httpx.TransportError, FrameError):
+        return b""  # the status says enough; a body we cannot read adds nothing
+    finally:
+        response.close()
+
+
+async def _aerror_content(response: httpx.Response) -> bytes:
+    body = _error_body(response)
+    try:
+        read = _raw(response)
+        async for chunk in _aiter(read) if read is not None else response.aiter_raw():
+            if not body.add(chunk):
+                break
+        return redact(body.finish().decode("utf-8", "replace")).encode()
+    except (httpx.TransportError, FrameError):
+        return b""
+    finally:
+        await response.aclose()
 
 
 def _frame_failure(response: httpx.Response, exc: FrameError) -> APIResponseValidationError:
@@ -653,17 +684,7 @@ class ResponsesClient(_ClientBase):
                 if response.is_success:
                     self._log(http_request, response.status_code, started, None, retries)
                     return response
-                body = _error_body(response)
-                try:
-                    for chunk in _raw(response) or response.iter_raw():
-                        if not body.add(chunk):
-                            break
-                    content = body.finish()
-                except (httpx.TransportError, FrameError):
-                    content = b""  # the status says enough; a body we cannot read adds nothing
-                finally:
-                    response.close()
-                wait = self._wait_after_status(retries, response, content, started, clock)
+                wait = self._wait_after_status(retries, response, _error_content(response), started, clock)
             self.retry_policy.sleep(wait)
             retries += 1
 
@@ -760,17 +781,7 @@ class ResponsesClient(_ClientBase):
                 if response.is_success:
                     self._log(http_request, response.status_code, started, None, retries)
                     return response
-                body = _error_body(response)
-                try:
-                    read = _raw(response)
-                    async for chunk in _aiter(read) if read is not None else response.aiter_raw():
-                        if not body.add(chunk):
-                            break
-                    content = body.finish()
-                except (httpx.TransportError, FrameError):
-                    content = b""
-                finally:
-                    await response.aclose()
+                content = await _aerror_content(response)
                 wait = self._wait_after_status(retries, response, content, started, clock)
             await self.retry_policy.async_sleep(wait)
             retries += 1

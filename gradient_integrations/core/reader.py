@@ -294,8 +294,7 @@ class ResponseReader:
         if not fill:
             self._chat_content = True
         whole = "delta" not in choice
-        message = choice.get("delta") if not whole else choice.get("message")
-        message = message if isinstance(message, dict) else {}
+        message = _object(choice.get("delta") if not whole else choice.get("message"), "choices[].delta")
         deltas: list[StreamDelta] = []
         reasoning = message.get("reasoning_content") or message.get("reasoning")
         if isinstance(reasoning, str) and not (fill and self._reasoning):
@@ -307,19 +306,22 @@ class ResponseReader:
         if isinstance(refusal, str) and refusal and not (fill and self._refusal):
             self._refusal.append(refusal)
         if not (fill and self._calls):
-            for position, piece in enumerate(message.get("tool_calls") or ()):
-                if isinstance(piece, dict):
-                    # A whole message lists whole calls: each entry is its own call, whatever its id.
-                    deltas.append(self._chat_tool_piece(piece, position if whole else None))
+            for position, piece in enumerate(_list(message.get("tool_calls"), "tool_calls")):
+                # A whole message lists whole calls: each entry is its own call, whatever its id.
+                deltas.append(
+                    self._chat_tool_piece(_object(piece, "tool_calls[]"), position if whole else None)
+                )
         if choice.get("finish_reason"):
             self._finish_reason = str(choice["finish_reason"])
         return deltas
 
     def _chat_tool_piece(self, piece: dict[str, Any], position: int | None) -> StreamDelta:
-        function = piece.get("function") or {}
-        call_id = piece.get("id") or None
-        name = function.get("name") if isinstance(function.get("name"), str) else None
-        arguments = function.get("arguments") or ""
+        function = _object(piece.get("function"), "tool_calls[].function")
+        call_id = _text(piece.get("id"), "tool_calls[].id") or None
+        name = _text(function.get("name"), "tool_calls[].function.name")
+        arguments = _text(function.get("arguments"), "tool_calls[].function.arguments") or ""
+        if piece.get("index") is not None and type(piece["index"]) is not int:
+            raise TypeError(f"tool_calls[].index is a {type(piece['index']).__name__}, not an integer")
         if position is not None:
             key: object = ("whole", position)
         elif piece.get("index") is not None:
@@ -379,8 +381,7 @@ class ResponseReader:
                 self._meta(response)
             return []
         if kind in _END_EVENTS:
-            response = event.get("response")
-            return self._final(response if isinstance(response, dict) else {}, _END_EVENTS[kind])
+            return self._final(_object(event.get("response"), f"{kind}.response"), _END_EVENTS[kind])
         if kind == "error":
             raise self.error(_error_message(event.get("error") or event), ResponseFailedError)
         return []  # informational events (content_part.*, *_part.*, annotations, unknown types)
@@ -501,6 +502,7 @@ class ResponseReader:
     # -- the end -----------------------------------------------------------------------------------
     def _final(self, response: dict[str, Any], status: str | None) -> list[StreamDelta]:
         """A final event's `response`, or a whole JSON body: every item once, usage, the finish state."""
+        _check_shape(response)
         self._meta(response)
         self._raw = response
         deltas: list[StreamDelta] = []
@@ -585,9 +587,59 @@ class ResponseReader:
             self._usage = parse_usage(usage)
 
 
+# The documented types of a response object's fields (OpenAI's Response, DO's chunk): a body that breaks
+# them is not an answer we can trust to be complete, so it is refused instead of read as an empty one.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "id": (str,),
+    "model": (str,),
+    "status": (str,),
+    "output": (list,),
+    "choices": (list,),
+    "usage": (dict,),
+    "incomplete_details": (dict,),
+}
+
+
+def _check_shape(response: Any) -> None:
+    if not isinstance(response, dict):
+        raise TypeError(f"the response is a {type(response).__name__}, not an object")
+    for name, types in _FIELD_TYPES.items():
+        value = response.get(name)
+        if value is not None and not isinstance(value, types):
+            raise TypeError(f"'{name}' is a {type(value).__name__}, not a {types[0].__name__}")
+    for position, item in enumerate(response.get("output") or ()):
+        if not isinstance(item, dict):
+            raise TypeError(f"output[{position}] is a {type(item).__name__}, not an object")
+
+
 def _item_body(event: dict[str, Any]) -> dict[str, Any]:
-    item = event.get("item")
-    return item if isinstance(item, dict) else {}
+    item = _object(event.get("item"), "item")
+    _text(item.get("name"), "item.name")
+    return item
+
+
+# Checks of the fields the reader relies on. Absent (None) is fine; a value of another type raises
+# TypeError, which `feed` / `feed_body` turn into the typed error with what arrived so far.
+def _object(value: Any, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"{where} is a {type(value).__name__}, not an object")
+    return value
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"{where} is a {type(value).__name__}, not a list")
+    return value
+
+
+def _text(value: Any, where: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(f"{where} is a {type(value).__name__}, not a string")
+    return value
 
 
 def parse_response(raw: dict[str, Any]) -> ResponseResult:
