@@ -20,6 +20,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from gradient_integrations.core import (
     APIConnectionError,
     APIError,
+    APIResponseValidationError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
@@ -31,6 +32,7 @@ from gradient_integrations.core import (
     RateLimitError,
     StreamError,
     StreamTimeoutError,
+    StreamValidationError,
     UnprocessableEntityError,
 )
 from gradient_integrations.langchain import ChatGradient
@@ -91,8 +93,8 @@ FAULTS: list[Fault] = [
     Fault("stall_mid_stream:2:0.05", OK1, OK1),  # shorter than the idle timeout: just slow
     Fault("stall_mid_stream:2:3", OK1, Expect(StreamTimeoutError, 1, delivered_some=True), max_seconds=2.0),
     # Broken bodies are not retried (the server answered 200) and are not mistaken for status errors.
-    Fault("malformed_json", Expect(APIError, 1), Expect(StreamError, 1)),
-    Fault("malformed_sse", Expect(APIError, 1), Expect(StreamError, 1)),
+    Fault("malformed_json", Expect(APIResponseValidationError, 1), Expect(StreamValidationError, 1)),
+    Fault("malformed_sse", Expect(APIResponseValidationError, 1), Expect(StreamError, 1)),
     Fault("latency_ms:30", OK1, OK1),
     Fault("chunk_delay_ms:3", OK1, OK1),
     # Slower than the timeout: each attempt times out, then the typed timeout error (max_retries=1 here).
