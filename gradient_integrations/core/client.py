@@ -842,6 +842,8 @@ class ResponsesClient(_ClientBase):
         framer = EventFramer(limit)
         read = _raw(response)
         chunks = _aiter(read) if read is not None else response.aiter_raw()
+        # The finally closes httpx's byte generator here, on this loop, instead of leaving it to asyncio's
+        # finalizer (which a loop closed without shutdown_asyncgens() reports as a destroyed pending task).
         try:
             while True:
                 deadlines.use(clock)
@@ -861,4 +863,8 @@ class ResponsesClient(_ClientBase):
                     raise self._stream_timeout(reader, clock)
         except httpx.TransportError as exc:
             self._mid_stream_failure(reader, response, exc, clock)
+        finally:
+            close = getattr(chunks, "aclose", None)  # typed as an AsyncIterator; an async generator in fact
+            if close is not None:
+                await close()
         reader.result()  # raises: the connection ended without an end marker

@@ -78,38 +78,37 @@ class StreamDelta:
 
 
 class _TextBuffer:
-    """Collects a stream's many small text deltas in about their own size.
+    """A stream's text so far: many small deltas kept in about their own size, readable from any thread.
 
-    A list of token-sized strings costs ~65 bytes of object overhead per piece (8x a 1 MB answer);
-    joining every `_BLOCK` pending pieces into one block keeps the overhead negligible and stays O(n).
-    `value()` leaves the joined text as the only block, so a caller that wants the whole text after
-    every delta (LlamaIndex's cumulative `message.content`) shares that string instead of keeping a copy.
+    A list of token-sized strings costs ~65 bytes of object overhead per piece (8x a 1 MB answer), so every
+    `_BLOCK` loose pieces are joined into one block: O(n) in all. The text only ever grows, and the
+    writer never changes a list a reader may hold: it appends to the current list, and compacts by building
+    a new list and swapping it in with one assignment. So `value()` (one `"".join` of the list it finds,
+    atomic under the GIL) is consistent from any thread, without a lock, and has at least everything
+    appended before it was called (LlamaIndex responses read their text lazily, from whichever thread).
     """
 
-    __slots__ = ("_blocks", "_pending")
+    __slots__ = ("_loose", "_pieces")
     _BLOCK = 256
 
     def __init__(self) -> None:
-        self._blocks: list[str] = []
-        self._pending: list[str] = []
+        self._pieces: list[str] = []
+        self._loose = 0  # pieces at the end of `_pieces` not yet joined into a block
 
     def append(self, text: str) -> None:
-        pending = self._pending
-        pending.append(text)
-        if len(pending) >= self._BLOCK:
-            self._blocks.append("".join(pending))
-            pending.clear()
+        self._pieces.append(text)
+        self._loose += 1
+        if self._loose >= self._BLOCK:
+            pieces = self._pieces
+            self._pieces = [*pieces[: -self._loose], "".join(pieces[-self._loose :])]
+            self._loose = 0
 
     def __bool__(self) -> bool:
-        return bool(self._blocks or self._pending)
+        return bool(self._pieces)
 
     def value(self) -> str:
-        if len(self._blocks) == 1 and not self._pending:
-            return self._blocks[0]
-        joined = "".join(self._blocks + self._pending)
-        self._blocks = [joined] if joined else []
-        self._pending = []
-        return joined
+        pieces = self._pieces
+        return pieces[0] if len(pieces) == 1 else "".join(pieces)
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ Unit tests feed SSE `data` payloads straight into `ResponseReader`; the fixture 
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -249,15 +250,29 @@ async def test_streams_expose_the_text_and_reasoning_received_so_far() -> None:
     assert [(astream.reasoning, astream.text) async for _ in astream] == expected
 
 
-def test_text_so_far_is_one_shared_string_not_a_copy_per_call() -> None:
-    """Asking for the text after every delta keeps one joined string (LlamaIndex's cumulative content
-    shares it), and the final result's text is that same string."""
+def test_text_so_far_only_grows_and_reads_consistently_from_another_thread() -> None:
+    """LlamaIndex responses read the text lazily, from whichever thread: every read, while the reader is
+    being fed in another thread, is a prefix of the final text at least as long as the one before it."""
     assembler = ResponseReader()
-    pieces = [f"w{index} " for index in range(600)]  # more than one internal block of pending pieces
-    for piece in pieces:
+    pieces = [f"w{index} " for index in range(5000)]  # many internal blocks of joined pieces
+    seen: list[str] = []
+    feeding = threading.Event()
+
+    def read_while_fed() -> None:
+        while not feeding.is_set():
+            seen.append(assembler.text)
+
+    reader_thread = threading.Thread(target=read_while_fed)
+    reader_thread.start()
+    for index, piece in enumerate(pieces):
         assembler.feed(json.dumps(chunk({"content": piece})))
-        assert assembler.text == "".join(pieces[: pieces.index(piece) + 1])
+        if index % 700 == 0:
+            assert assembler.text == "".join(pieces[: index + 1])
+    feeding.set()
+    reader_thread.join()
     assembler.feed("[DONE]")
-    so_far = assembler.text
-    assert assembler.text is so_far
-    assert assembler.result().text is so_far
+    final = assembler.result().text
+    assert final == "".join(pieces)
+    assert len(seen) > 1
+    assert all(final.startswith(text) for text in seen)
+    assert [len(text) for text in seen] == sorted(len(text) for text in seen)
