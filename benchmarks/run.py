@@ -31,7 +31,9 @@ from typing import Any
 from ._common import Section
 from ._wrapped import core_overhead_sections, load_streams_sections
 
-BENCHMARKS = (  # the order; then the 1,000-stream load test and the local server's own throughput
+# The order; then the 1,000-stream load test, the local server's own throughput, and a long answer
+# streamed through LlamaIndex against llama-index-core's floor.
+BENCHMARKS = (
     "overhead_inprocess",
     "core_overhead",
     "loopback_load",
@@ -40,6 +42,7 @@ BENCHMARKS = (  # the issue's order; then the 1,000-stream load test and the loc
     "scale",
     "load_streams",
     "local_server_throughput",
+    "llama_index_stream",
 )
 PACKAGES = (
     "gradient-integrations",

@@ -20,9 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import httpx
 from llama_index.core.base.llms.generic_utils import (
     achat_to_completion_decorator,
-    astream_chat_to_completion_decorator,
     chat_to_completion_decorator,
-    stream_chat_to_completion_decorator,
+    prompt_to_messages,
 )
 from llama_index.core.base.llms.types import (
     ChatMessage,
@@ -58,7 +57,12 @@ from gradient_integrations.core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, Set
 
 from ._messages import to_input_items
 from ._models import context_window_for
-from ._results import ChatStreamState, chat_response_from_result
+from ._results import (
+    ChatStreamState,
+    achat_to_completion_stream,
+    chat_response_from_result,
+    chat_to_completion_stream,
+)
 from ._structured import JsonSchemaProgram
 from ._tools import keep_first_tool_call, resolve_tool_choice, tool_selections, tool_specs
 
@@ -273,7 +277,9 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
 
     @llm_completion_callback()
     def stream_complete(self, prompt: str, formatted: bool = False, **kwargs: Any) -> CompletionResponseGen:
-        return stream_chat_to_completion_decorator(self._stream_chat)(prompt, **kwargs)
+        # What llama-index's stream_chat_to_completion_decorator does, without reading (so building) the
+        # text so far of every response: completion_from_chat leaves it to be read when used.
+        return chat_to_completion_stream(self._stream_chat(prompt_to_messages(prompt), **kwargs))
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         request, headers = self._request(messages, kwargs)
@@ -308,7 +314,7 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
     async def astream_complete(
         self, prompt: str, formatted: bool = False, **kwargs: Any
     ) -> CompletionResponseAsyncGen:
-        return await astream_chat_to_completion_decorator(self._astream_chat)(prompt, **kwargs)
+        return achat_to_completion_stream(await self._astream_chat(prompt_to_messages(prompt), **kwargs))
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         request, headers = self._request(messages, kwargs)

@@ -28,6 +28,7 @@ from benchmarks import (
     _common,
     _loopback_clients,
     import_time,
+    llama_index_stream,
     local_server_throughput,
     loopback_load,
     overhead_inprocess,
@@ -99,6 +100,23 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
             scale.LLAMA_FLOOR,
         },
     },
+    "llama_index_stream": {
+        "llama_index_stream": {
+            llama_index_stream.CORE,
+            llama_index_stream.LLM,
+            llama_index_stream.LLM_ASYNC,
+            llama_index_stream.LLM_COMPLETE,
+            llama_index_stream.FLOOR,
+            llama_index_stream.LLM_CONTENT,
+            llama_index_stream.FLOOR_CONTENT,
+        },
+        "llama_index_stream_memory": {
+            llama_index_stream.CORE,
+            llama_index_stream.LLM,
+            llama_index_stream.LLM_COMPLETE,
+            llama_index_stream.FLOOR,
+        },
+    },
 }
 MODULES = {
     "overhead_inprocess": overhead_inprocess,
@@ -106,6 +124,7 @@ MODULES = {
     "streaming": streaming,
     "import_time": import_time,
     "scale": scale,
+    "llama_index_stream": llama_index_stream,
 }
 # The row each ratio column is relative to, which must therefore read exactly 1.
 BASELINES = {
@@ -116,6 +135,7 @@ BASELINES = {
     ("loopback_sequential", "vs_raw"): _loopback_clients.RAW,
     ("loopback_concurrent", "vs_raw"): _loopback_clients.RAW,
     ("import_time", "vs_openai"): "langchain_openai",
+    ("llama_index_stream", "vs_floor"): llama_index_stream.FLOOR,
 }
 
 
