@@ -200,9 +200,10 @@ def _shorter(first: float | None, second: float | None) -> float | None:
 class Settings:
     """Resolved, validated settings for one core client. Never shows the key in its repr.
 
-    Time limits (the module docstring has the whole rule): `timeout` bounds each attempt; on a stream the
-    wait between two chunks is `stream_read_timeout`, min(timeout.read, stream_idle_timeout); `deadline`,
-    when set, bounds the whole call, retries and stream included.
+    Time limits (the module docstring has the whole rule): `timeout` bounds each read, and an attempt's
+    headers (and JSON body) to `attempt_limit`, connect + read; on a stream the wait for the next event is
+    `stream_read_timeout`, min(timeout.read, stream_idle_timeout); `deadline`, when set, bounds the whole
+    call, retries and stream included, else `start_deadline` bounds it until its answer begins.
     """
 
     base_url: str
