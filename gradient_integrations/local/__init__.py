@@ -13,8 +13,15 @@ Modules: `app` (routes, auth, validation, fault staging), `model` (the scripted 
 (schema-valid JSON for tool arguments and structured output), `wire` (Responses body and DO chunks),
 `openai_events` (the typed-event stream dialect), `vllm_events` (typed events as vLLM sends them, quirks
 included), `chat` (chat completions), `sse` (stream writing and mid-stream faults), `faults` (the fault spec
-language), `server` (`LocalServer`), `__main__` (the CLI).
+language), `connections` (uvicorn's HTTP protocol with request-head limits), `server` (`LocalServer`),
+`__main__` (the CLI).
 The rules of the scripted model and the faults are in the README ("The local Gradient-compatible server").
+
+Limits, so that one client can neither freeze the server nor exhaust its memory (details in `server`):
+request bodies of at most 8 MiB (`413`) arriving within 30 s of the head (`408`); request heads of at most
+64 KiB (`431`) complete within 10 s (`408`, then closed); idle keep-alive connections closed after 5 s; JSON
+nested at most 128 deep, UTF-8 only (`400`); tool arguments and structured output generated within a fixed
+total budget (`schema_values.MAX_STEPS`, `MAX_CHARS`), heavy requests answered off the event loop.
 """
 
 from .app import DEFAULT_MODELS, GradientApp, StreamDialect, create_app

@@ -6,7 +6,8 @@
 
 It prints its base URL when it accepts connections (`--port 0` picks a free port). The key for
 `--api-key` may also come from the GRADIENT_LOCAL_API_KEY environment variable, which keeps it out of
-the process list; it is never printed.
+the process list; it is never printed. `--max-body-bytes`, `--body-timeout` and `--head-timeout` change
+the limits that keep one client from holding the server (see `server`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from .app import DEFAULT_MODELS, STREAM_DIALECTS
+from .app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MODELS, STREAM_DIALECTS
+from .connections import DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT
 from .faults import FAULT_USAGE, FaultPlan, FaultSpecError
 from .server import LocalServer
 
@@ -28,6 +30,19 @@ def _fault(value: str) -> FaultPlan:
         return FaultPlan.parse(value)
     except FaultSpecError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+        if not number > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+        return number
+
+    return parse
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -59,6 +74,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--models", default=",".join(DEFAULT_MODELS), help="comma-separated ids listed by GET /v1/models"
     )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=_positive(int),
+        default=DEFAULT_MAX_BODY_BYTES,
+        help=f"larger request bodies get 413 (default {DEFAULT_MAX_BODY_BYTES})",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=_positive(float),
+        default=DEFAULT_BODY_TIMEOUT,
+        help=f"seconds a request body may take to arrive, else 408 (default {DEFAULT_BODY_TIMEOUT:g})",
+    )
+    parser.add_argument(
+        "--head-timeout",
+        type=_positive(float),
+        default=DEFAULT_HEAD_TIMEOUT,
+        help=f"seconds to send a complete request head, else the connection is closed "
+        f"(default {DEFAULT_HEAD_TIMEOUT:g})",
+    )
     return parser.parse_args(argv)
 
 
@@ -74,6 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         models=tuple(name.strip() for name in args.models.split(",") if name.strip()),
         ssl_certfile=args.ssl_certfile,
         ssl_keyfile=args.ssl_keyfile,
+        max_body_bytes=int(args.max_body_bytes),
+        body_timeout=args.body_timeout,
+        head_timeout=args.head_timeout,
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

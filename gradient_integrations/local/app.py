@@ -5,11 +5,26 @@ dialect, the `openai` typed-event dialect, or the `vllm` one with vLLM's quirks)
 `GET /v1/models`. Requests are validated with the core's own request models; anything wrong becomes DO's
 error body `{"id", "message", "request_id"}` with the field named in the message, never a traceback.
 Unexpected server bugs are logged here and answered with a plain 500 DO body.
+
+Limits, so that one request can neither freeze the server nor exhaust its memory (each answered with DO's
+error body, the connection closed when the body was not read to its end):
+
+- Request body: at most `max_body_bytes` (default `DEFAULT_MAX_BODY_BYTES`, 8 MiB), checked against
+  `Content-Length` before reading and counted while reading (chunked bodies too): `413`. (How long the head
+  and the body may take to arrive is the HTTP protocol's business: `connections`, run by `LocalServer`.)
+- JSON: UTF-8 only, nested at most `MAX_JSON_DEPTH` (128) levels of arrays and objects, no lone surrogates:
+  `400`, with what was wrong in the message.
+- Tool arguments and structured output: generated within a total budget (`schema_values.MAX_STEPS`,
+  `MAX_CHARS`). Requests that may need real work (tools, `json_schema`, `[words:N]`, bodies over 64 KiB)
+  are parsed and answered in a worker thread, so the event loop keeps serving everyone else.
+
+A client that disconnects before its body arrived is not a server error: it is not logged (beyond DEBUG).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import http
 import itertools
@@ -18,11 +33,11 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypeVar, get_args
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -37,7 +52,15 @@ from .sse import ConnectionDrop, EventStreamResponse, capture_transport
 from .vllm_events import vllm_stream_events, vllm_terminal_event
 from .wire import DONE, AnswerMeta, do_stream_events, dumps, error_body, response_body, sse_data
 
-__all__ = ["DEFAULT_MODELS", "STREAM_DIALECTS", "GradientApp", "StreamDialect", "create_app"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MODELS",
+    "MAX_JSON_DEPTH",
+    "STREAM_DIALECTS",
+    "GradientApp",
+    "StreamDialect",
+    "create_app",
+]
 
 logger = logging.getLogger("gradient_integrations.local")
 
@@ -54,6 +77,13 @@ DEFAULT_MODELS = (
     "openai-gpt-4o-mini",
     "mistral-3-14B",
 )
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_JSON_DEPTH = 128  # pydantic cannot serialize past ~255, json.loads past ~1000 (RecursionError)
+# Bodies larger than this, or naming tools, a JSON schema or a `[words:N]` directive, are handled in a
+# worker thread; the rest inline, where a thread hop (~60 us) would cost more than the work.
+_INLINE_BODY_BYTES = 64 * 1024
+_HEAVY_MARKERS = (b'"tools"', b"json_schema", b"[words:")
+_BODY_READ = "gradient_integrations.body_read"  # scope key: the request body was read to its end
 _ENDPOINTS = ("POST /v1/responses", "POST /v1/chat/completions", "GET /v1/models")
 _MODELS_CREATED = 1_735_689_600  # 2025-01-01: a fixed date keeps /v1/models deterministic
 _RESPONSE_FIELDS = frozenset(ResponseRequest.model_fields) - {"extra_body"}
@@ -62,6 +92,7 @@ _TYPED_EVENT_WRITERS = {
     "openai": (openai_stream_events, openai_terminal_event),
     "vllm": (vllm_stream_events, vllm_terminal_event),
 }
+_T = TypeVar("_T")
 
 
 class _Reject(Exception):
@@ -74,12 +105,48 @@ class _Reject(Exception):
         self.headers = headers or {}
 
 
-def _error_id(status: int) -> str:
-    named = {401: "unauthorized", 429: "too_many_requests", 500: "server_error"}
+def error_id(status: int) -> str:
+    """The `id` of DO's error body for an HTTP status (`bad_request`, `not_found`, ...)."""
+    named = {
+        401: "unauthorized",
+        408: "request_timeout",
+        413: "request_too_large",  # Python 3.13 renamed the phrase ("Content Too Large"): pin the id
+        429: "too_many_requests",
+        431: "request_header_fields_too_large",
+        500: "server_error",
+    }
     try:
         return named.get(status) or http.HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
     except ValueError:
         return "error"
+
+
+_TOO_DEEP = (
+    f"request body: arrays and objects nested more than {MAX_JSON_DEPTH} levels deep; flatten the request"
+)
+
+
+def _nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels (iteratively: no recursion to overflow)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        for child in item.values() if isinstance(item, dict) else item if isinstance(item, list) else ():
+            if isinstance(child, (dict, list)):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether a string (key or value) holds half a surrogate pair (`"\\ud800"` decodes to one; UTF-8
+    cannot encode it, so the answer that repeats it could not be sent)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _reject_constant(name: str) -> Any:
@@ -106,9 +173,13 @@ class GradientApp:
         faults: FaultPlan,
         model: ScriptedModel,
         models: tuple[str, ...],
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ) -> None:
         if stream_dialect not in STREAM_DIALECTS:
             raise ValueError(f"stream_dialect must be one of {_DIALECT_CHOICES}, got {stream_dialect!r}")
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int) or max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be a positive number of bytes, got {max_body_bytes!r}")
+        self.max_body_bytes = max_body_bytes
         self._expected_auth = f"Bearer {api_key}".encode() if api_key else None
         self.stream_dialect: StreamDialect = stream_dialect
         self.faults = faults
@@ -144,7 +215,7 @@ class GradientApp:
 
     @staticmethod
     def _error(status: int, message: str, request_id: str, headers: dict[str, str] | None = None) -> Response:
-        body = dumps(error_body(_error_id(status), message, request_id))
+        body = dumps(error_body(error_id(status), message, request_id))
         return Response(body, status, {"x-request-id": request_id, **(headers or {})}, "application/json")
 
     async def _http_error(self, request: Request, exc: Exception) -> Response:
@@ -152,12 +223,15 @@ class GradientApp:
         known = {404: "no such endpoint", 405: "method not allowed on this endpoint"}
         problem = known.get(status) or (exc.detail if isinstance(exc, HTTPException) else "server error")
         message = f"{request.method} {request.url.path}: {problem}; endpoints: {', '.join(_ENDPOINTS)}"
-        return self._error(status, message, os.urandom(8).hex())
+        return _close_if_body_unread(request, self._error(status, message, os.urandom(8).hex()))
 
     def _guarded(
         self, handler: Callable[[Request, str], Awaitable[Response]]
     ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            return _close_if_body_unread(request, await answer(request))
+
+        async def answer(request: Request) -> Response:
             request_id = os.urandom(8).hex()
             try:
                 self._authorize(request)
@@ -166,6 +240,9 @@ class GradientApp:
                 return self._error(reject.status, reject.message, request_id, reject.headers)
             except InvalidRequestError as exc:
                 return self._error(400, str(exc), request_id)
+            except ClientDisconnect:  # the client went away: nobody to answer, and not our failure
+                logger.debug("client disconnected during %s %s", request.method, request.url.path)
+                return self._error(400, "The client disconnected before sending the whole body.", request_id)
             except Exception:  # a bug here must not leak a traceback to the client
                 logger.exception("local server failed on %s %s", request.method, request.url.path)
                 return self._error(500, "The local server failed; see its log.", request_id)
@@ -216,12 +293,50 @@ class GradientApp:
                 raise _Reject(500, f"Server was not able to complete the request ({FAULT_HEADER}).")
         return None
 
+    async def _read_body(self, request: Request) -> bytes:
+        """The request body, read as it arrives: at most `max_body_bytes`, else 413, which closes the
+        connection (the rest of the body is never read, so the connection cannot carry another request)."""
+        limit = self.max_body_bytes
+        close = {"connection": "close"}
+        too_large = (
+            f"Request body too large: the limit is {limit} bytes (this server's max_body_bytes); "
+            "send a smaller request."
+        )
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise _Reject(413, too_large, headers=close)  # refused before a byte of it is read
+        chunks: list[bytes] = []
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise _Reject(413, too_large, headers=close)
+            chunks.append(chunk)
+        request.scope[_BODY_READ] = True
+        return b"".join(chunks)
+
     @staticmethod
     def _json_body(raw: bytes) -> dict[str, Any]:
         try:
-            body = json.loads(raw, parse_constant=_reject_constant)
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _Reject(
+                400,
+                f"request body: not valid UTF-8 (byte {raw[exc.start]:#04x} at position {exc.start}); "
+                "send JSON encoded as UTF-8",
+            ) from None
+        try:
+            body = json.loads(text, parse_constant=_reject_constant)
+        except RecursionError:
+            raise _Reject(400, _TOO_DEEP) from None
         except ValueError as exc:
             raise _Reject(400, f"request body: not valid JSON ({exc}); send a JSON object") from None
+        if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _nesting_exceeds(body, MAX_JSON_DEPTH):
+            raise _Reject(400, _TOO_DEEP)
+        if ("\\ud" in text or "\\uD" in text) and _has_lone_surrogate(body):
+            raise _Reject(
+                400, "request body: a \\u escape is half a UTF-16 surrogate pair, which is not text; fix it"
+            )
         if not isinstance(body, dict):
             raise _Reject(400, f"request body: must be a JSON object, got {type(body).__name__}")
         stream = body.get("stream")
@@ -242,18 +357,25 @@ class GradientApp:
 
     async def _prepare(
         self, request: Request, parse: Callable[[dict[str, Any]], ResponseRequest], prefix: str
-    ) -> tuple[FaultPlan, dict[str, Any], ResponseRequest, ScriptedTurn, AnswerMeta] | Response:
+    ) -> tuple[FaultPlan, dict[str, Any], ResponseRequest, ScriptedTurn, AnswerMeta, bool] | Response:
+        """Read, check and answer the request; the last item says whether it was `heavy` (see `_run`)."""
         plan = self._plan(request)
-        raw = await request.body()
+        raw = await self._read_body(request)
         staged = await self._staged_faults(request, plan, raw)
         if staged is not None:
             return staged
-        body = self._json_body(raw)
-        parsed = parse(body)
-        turn = self.model.respond(parsed)
+        heavy = len(raw) > _INLINE_BODY_BYTES or any(marker in raw for marker in _HEAVY_MARKERS)
+        body, parsed, turn = await _run(heavy, functools.partial(self._understand, raw, parse))
         suffix = self._next_suffix()
         meta = AnswerMeta(f"{prefix}{suffix}", suffix, int(time.time()), parsed.model)
-        return plan, body, parsed, turn, meta
+        return plan, body, parsed, turn, meta, heavy
+
+    def _understand(
+        self, raw: bytes, parse: Callable[[dict[str, Any]], ResponseRequest]
+    ) -> tuple[dict[str, Any], ResponseRequest, ScriptedTurn]:
+        body = self._json_body(raw)
+        parsed = parse(body)
+        return body, parsed, self.model.respond(parsed)
 
     # -- endpoints -----------------------------------------------------------------------------------
     async def _responses(self, request: Request, request_id: str) -> Response:
@@ -261,10 +383,10 @@ class GradientApp:
         prepared = await self._prepare(request, responses_request, "resp_")
         if isinstance(prepared, Response):
             return prepared
-        plan, body, parsed, turn, meta = prepared
+        plan, body, parsed, turn, meta, heavy = prepared
         headers = {"x-request-id": request_id}
         if not body.get("stream"):
-            return _json_answer(response_body(turn, meta, parsed), plan, headers)
+            return await _run(heavy, lambda: _json_answer(response_body(turn, meta, parsed), plan, headers))
         message = f"Injected stream error ({FAULT_HEADER}: error_chunk:{plan.error_chunk})"
         if dialect != "do":
             stream_events, terminal_event = _TYPED_EVENT_WRITERS[dialect]
@@ -285,10 +407,10 @@ class GradientApp:
         prepared = await self._prepare(request, chat_request, "chatcmpl-")
         if isinstance(prepared, Response):
             return prepared
-        plan, body, _, turn, meta = prepared
+        plan, body, _, turn, meta, heavy = prepared
         headers = {"x-request-id": request_id}
         if not body.get("stream"):
-            return _json_answer(chat_body(turn, meta), plan, headers)
+            return await _run(heavy, lambda: _json_answer(chat_body(turn, meta), plan, headers))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         message = f"Injected stream error ({FAULT_HEADER}: error_chunk:{plan.error_chunk})"
         return _do_stream(
@@ -303,6 +425,25 @@ class GradientApp:
         return Response(
             dumps({"object": "list", "data": data}), 200, {"x-request-id": request_id}, "application/json"
         )
+
+
+def _close_if_body_unread(request: Request, response: Response) -> Response:
+    """An answer given before the request's body was read (401, 404, 413, ...) closes the connection:
+    otherwise the server would go on reading that body, as the start of the next request."""
+    if request.scope.get(_BODY_READ):
+        return response
+    headers = request.headers
+    if headers.get("content-length", "0") != "0" or "transfer-encoding" in headers:
+        response.headers["connection"] = "close"
+    return response
+
+
+async def _run(heavy: bool, work: Callable[[], _T]) -> _T:
+    """`work()` in a worker thread if the request is heavy (the event loop keeps serving other requests
+    meanwhile), else right here: for a small request a thread hop (~60 us) costs more than the work.
+    The loop's default executor, not `anyio.to_thread`: anyio would import its asyncio backend (~70 ms)
+    on the first heavy request."""
+    return await asyncio.get_running_loop().run_in_executor(None, work) if heavy else work()
 
 
 def _json_answer(body: dict[str, Any], plan: FaultPlan, headers: dict[str, str]) -> Response:
@@ -328,9 +469,11 @@ def create_app(
     faults: str | FaultPlan | None = None,
     always_reason: bool = False,
     models: tuple[str, ...] = DEFAULT_MODELS,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> GradientApp:
     """The bare ASGI app (e.g. for `httpx.ASGITransport`). `faults` is the default fault spec for requests
-    that carry no `x-gradient-fault` header; `always_reason` makes every model reason like gpt-oss."""
+    that carry no `x-gradient-fault` header; `always_reason` makes every model reason like gpt-oss.
+    `max_body_bytes` bounds a request body (larger: 413, and the connection is closed)."""
     plan = FaultPlan.parse(faults) if isinstance(faults, str) else faults or FaultPlan()
     return GradientApp(
         api_key=api_key,
@@ -338,4 +481,5 @@ def create_app(
         faults=plan,
         model=ScriptedModel(always_reason=always_reason),
         models=models,
+        max_body_bytes=max_body_bytes,
     )

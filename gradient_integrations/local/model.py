@@ -27,6 +27,12 @@ The rules (the README section "The scripted model's rules" is the user-facing co
   finishes with `length` (status `incomplete`). Tool calls are never truncated.
 - Usage: input tokens are whitespace-separated words of everything sent; a prompt that starts with the same
   whole blocks of `cache_block` words as an earlier request reports those words as `cached_tokens`.
+
+Bounds (the request is the caller's, and may be hostile): at most `MAX_HINTS` (1,000) numbers and 1,000
+strings are taken from the message and tool outputs; arguments and `json_schema` answers stay within the
+budget of `schema_values` (`MAX_STEPS`, `MAX_CHARS`); a `json_object` answer's values repeat at most
+`MAX_CHARS` characters of the message in all; finding the mentioned tools is linear in message + tools.
+`respond` is thread-safe (the server answers heavy requests in worker threads).
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import itertools
 import json
 import os
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,13 +56,15 @@ from ..core.request import (
     ReasoningItem,
     ResponseRequest,
 )
-from .schema_values import Hints, quoted_strings, value_for_schema
+from .schema_values import MAX_CHARS, MAX_HINTS, Hints, quoted_strings, value_for_schema
 
 __all__ = ["ScriptedCall", "ScriptedModel", "ScriptedTurn", "split_pieces"]
 
 _PIECE = re.compile(r"\s*\S+|\s+$")
 _WORDS_DIRECTIVE = re.compile(r"\[words:(\d{1,7})\]")
 _NAME_PARTS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_NAME_TOKEN = re.compile(r"[\w-]+")
+_WORD = re.compile(r"[a-z0-9]+")
 _GENERIC_PARTS = frozenset(
     {"get", "set", "fetch", "make", "call", "tool", "func", "function", "run", "the", "for", "and", "with"}
 )
@@ -157,21 +166,30 @@ class _Conversation:
         and whole texts (so a structured answer's second string field gets what the tool said)."""
         hints = Hints.from_text(self.last_user)
         for _, output in self.tool_results:
-            hints.numbers.extend(Hints.from_text(output).numbers)
-            if output.strip():
+            if len(hints.numbers) >= MAX_HINTS and len(hints.strings) >= MAX_HINTS:
+                break  # as many as one text may give (thousands of tool outputs must not cost more)
+            if len(hints.numbers) < MAX_HINTS:
+                hints.numbers.extend(Hints.from_text(output).numbers)
+            if output.strip() and len(hints.strings) < MAX_HINTS:
                 hints.strings.append(output.strip())
         return hints
 
 
 class _PrefixCache:
-    """Remembers prompt prefixes in whole blocks of words, like a provider's prompt cache."""
+    """Remembers prompt prefixes in whole blocks of words, like a provider's prompt cache. Thread-safe:
+    the server answers heavy requests in worker threads."""
 
     def __init__(self, block: int, capacity: int) -> None:
         self.block = block
         self.capacity = capacity
         self._seen: OrderedDict[int, None] = OrderedDict()
+        self._lock = threading.Lock()
 
     def lookup_and_store(self, words: list[str]) -> int:
+        with self._lock:
+            return self._lookup_and_store(words)
+
+    def _lookup_and_store(self, words: list[str]) -> int:
         cached = 0
         digest = 0
         for end in range(self.block, len(words) + 1, self.block):
@@ -267,15 +285,24 @@ def _chosen_tools(request: ResponseRequest, convo: _Conversation) -> list[Functi
 
 def _mentioned_tools(tools: list[FunctionTool], message: str) -> list[FunctionTool]:
     lowered = message.lower()
-    words = re.findall(r"[a-z0-9]+", lowered)
+    # Where each token first appears, found in one pass each (not one search of the message per tool:
+    # thousands of tools and a long message would multiply). A tool name (`[A-Za-z0-9_-]+`, the core
+    # checks it) is mentioned where it is a whole `[\w-]+` token; a part of it, where it is an `[a-z0-9]+`
+    # word (by word index, after all full names).
+    names: dict[str, int] = {}
+    for token in _NAME_TOKEN.finditer(lowered):
+        names.setdefault(token.group(), token.start())
+    words: dict[str, int] = {}
+    for index, word in enumerate(_WORD.findall(lowered)):
+        if len(word) >= 4:
+            words.setdefault(word, index)
     positions: list[tuple[int, int, FunctionTool]] = []
     for order, tool in enumerate(tools):
-        found = re.search(rf"(?<![\w-]){re.escape(tool.name.lower())}(?![\w-])", lowered)
-        position = found.start() if found else -1
+        position = names.get(tool.name.lower(), -1)
         if position < 0:
             parts = {p.lower() for p in _NAME_PARTS.findall(tool.name)} - _GENERIC_PARTS
-            hits = [i for i, word in enumerate(words) if len(word) >= 4 and word in parts]
-            position = len(lowered) + hits[0] if hits else -1
+            hits = [words[part] for part in parts if part in words]
+            position = len(lowered) + min(hits) if hits else -1
         if position >= 0:
             positions.append((position, order, tool))
     return [tool for _, _, tool in sorted(positions, key=lambda hit: (hit[0], hit[1]))]
@@ -297,8 +324,11 @@ def _reply(convo: _Conversation, text_format: dict[str, Any] | None) -> str:
         if text_format["type"] == "json_schema":
             value = value_for_schema(text_format["schema"], convo.hints())
         else:
-            keys = list(dict.fromkeys(quoted_strings(convo.last_user))) or ["answer"]
+            keys = list(dict.fromkeys(quoted_strings(convo.last_user, MAX_HINTS))) or ["answer"]
             about = _tool_results_text(convo) if convo.tool_results else convo.last_user
+            # Every value repeats the message: cut it so that all of them stay within the schema budget
+            # (1,000 quoted words in a 1 MB message would otherwise make a 1 GB object).
+            about = about[: max(MAX_CHARS // len(keys), 64)]
             value = {key: f"{key} for: {about}".strip() for key in keys}
         return json.dumps(value, ensure_ascii=False)
     directive = _WORDS_DIRECTIVE.search(convo.last_user)

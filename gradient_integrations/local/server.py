@@ -7,8 +7,20 @@
 
 The socket is bound before the thread starts, so `port=0` picks a free port without a race and `base_url`
 is known at once; `start()` returns when uvicorn accepts connections (or raises if it could not start).
-uvicorn runs with its default HTTP implementation (httptools when installed, else h11), no access log and
-log level `warning`, so the server stays out of the way of the benchmarks it serves.
+uvicorn runs with its default HTTP implementation (httptools when installed, else h11, extended with the
+limits below by `connections`), no access log and log level `warning`, so the server stays out of the way
+of the benchmarks it serves.
+
+Limits (all keyword arguments of `LocalServer`), so that no client can hold the server or its memory:
+
+- `head_timeout` (10 s): a connection must send a complete request head within this many seconds of
+  opening, or of the first byte of the head (between requests); else `408` (if it sent part of one) and
+  the connection is closed. `max_head_bytes` (64 KiB): a larger request head gets `431`.
+- `body_timeout` (30 s): the body must arrive within this many seconds of the head, else `408` and the
+  connection is closed. (These three: `connections`.)
+- `max_body_bytes` (8 MiB): a larger body gets `413` and the connection is closed. (`app`.)
+- `keep_alive_timeout` (5 s, uvicorn's default): an idle connection is closed this long after a response.
+- Tool arguments and structured output are generated within a fixed total budget (`schema_values`).
 """
 
 from __future__ import annotations
@@ -26,7 +38,8 @@ from types import TracebackType
 
 import uvicorn
 
-from .app import DEFAULT_MODELS, GradientApp, StreamDialect, create_app
+from .app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MODELS, GradientApp, StreamDialect, create_app
+from .connections import DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_MAX_HEAD_BYTES, limited_protocol
 from .faults import FaultPlan
 
 __all__ = ["LocalServer", "LocalServerProcess"]
@@ -56,6 +69,9 @@ class LocalServer:
     `tls=True` serves https with a certificate from a throwaway CA whose PEM file is `ca_file` (for
     clients such as pydo that refuse a bearer token over plain http: point them at it, e.g. with
     `REQUESTS_CA_BUNDLE`); `ssl_certfile`/`ssl_keyfile` serve your own certificate instead.
+
+    `max_body_bytes`, `body_timeout`, `head_timeout`, `max_head_bytes` and `keep_alive_timeout` bound what one
+    client can make the server hold (see the module docstring); tests pass short timeouts.
     """
 
     def __init__(
@@ -72,6 +88,11 @@ class LocalServer:
         ssl_keyfile: str | None = None,
         tls: bool = False,
         startup_timeout: float = 10.0,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        head_timeout: float = DEFAULT_HEAD_TIMEOUT,
+        max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES,
+        keep_alive_timeout: float = 5.0,
     ) -> None:
         self.app: GradientApp = create_app(
             api_key=api_key,
@@ -79,7 +100,12 @@ class LocalServer:
             faults=faults,
             always_reason=always_reason,
             models=models,
+            max_body_bytes=max_body_bytes,
         )
+        if not keep_alive_timeout > 0:
+            raise ValueError(
+                f"keep_alive_timeout must be a positive number of seconds, got {keep_alive_timeout!r}"
+            )
         self.host = host
         self._requested_port = port
         self.ca_file: str | None = None
@@ -88,6 +114,11 @@ class LocalServer:
         self._tls = ssl_certfile is not None
         self._config = uvicorn.Config(
             self.app,
+            http=limited_protocol(
+                head_timeout=head_timeout, body_timeout=body_timeout, max_head_bytes=max_head_bytes
+            ),
+            h11_max_incomplete_event_size=max_head_bytes,
+            timeout_keep_alive=keep_alive_timeout,  # type: ignore[arg-type]  # typed int, used as a float
             log_level="warning",
             access_log=False,
             lifespan="off",

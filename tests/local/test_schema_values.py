@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from gradient_integrations.local.schema_values import Hints, quoted_strings, value_for_schema
+from gradient_integrations.local.schema_values import (
+    MAX_CHARS,
+    MAX_HINTS,
+    MAX_STEPS,
+    Hints,
+    _Generator,
+    quoted_strings,
+    value_for_schema,
+)
 
 
 def valid_value(schema: dict[str, Any], message: str = "") -> Any:
@@ -220,4 +228,79 @@ def test_hostile_sizes_are_capped() -> None:
     value = value_for_schema(
         {"type": "array", "minItems": 10**9, "items": {"type": "string", "minLength": 10**9}}
     )
-    assert len(value) == 100 and len(value[0]) == 10_000
+    # Per level: strings of 10,000 characters, at most 100 items; in total: MAX_CHARS of text.
+    assert len(value[0]) == 10_000 and len(value) < 100
+    assert MAX_CHARS <= sum(map(len, value)) <= MAX_CHARS + 10_000
+
+
+def _self_referencing_node(references: int, min_items: int = 1) -> dict[str, Any]:
+    """The red team's schema: a `$defs` node whose properties refer back to it `references` times."""
+    properties: dict[str, Any] = {
+        "children": {"type": "array", "minItems": min_items, "items": {"$ref": "#/$defs/node"}}
+    }
+    properties.update({f"p{i}": {"$ref": "#/$defs/node"} for i in range(references)})
+    return {
+        "type": "object",
+        "$defs": {"node": {"type": "object", "properties": properties}},
+        "$ref": "#/$defs/node",
+    }
+
+
+@pytest.mark.parametrize(
+    ("references", "min_items"),
+    [(8, 1), (10, 1), (3, 100)],  # 8**8 and 10**8 values before the total budget, 100**8 with big arrays
+)
+def test_a_self_referencing_schema_is_bounded_in_total_not_only_per_level(
+    references: int, min_items: int
+) -> None:
+    schema = _self_referencing_node(references, min_items)
+    assert len(json.dumps(schema)) < 600
+    value = value_for_schema(schema)
+    assert isinstance(value, dict) and len(json.dumps(value)) < 512 * 1024  # was 28 MB and 13 s for (8, 1)
+
+
+def test_a_const_reached_through_many_paths_is_copied_within_the_budget() -> None:
+    big = {"text": "x" * 10_000}
+    schema = {
+        "type": "array",
+        "minItems": 100,
+        "items": {"type": "array", "minItems": 100, "items": {"const": big}},
+    }
+    value = value_for_schema(schema)
+    assert len(json.dumps(value)) <= MAX_CHARS + 20_000  # not 100 * 100 * 10 KB = 100 MB
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {
+            "$defs": {
+                "n": {"allOf": [{"$ref": "#/$defs/n"}] * 10, "properties": {"x": {"$ref": "#/$defs/n"}}}
+            },
+            "$ref": "#/$defs/n",
+        },
+        {
+            "$defs": {
+                "n": {"anyOf": [{"$ref": "#/$defs/n"}] * 50 + [{"properties": {"a": {"$ref": "#/$defs/n"}}}]}
+            },
+            "$ref": "#/$defs/n",
+        },
+        {
+            "type": "array",
+            "minItems": 100,
+            "items": {"type": "array", "minItems": 100, "items": {"enum": list(range(10_000))}},
+        },
+    ],
+    ids=["allOf-of-itself", "anyOf-of-itself", "large-enum-in-large-arrays"],
+)
+def test_other_multiplying_schemas_stay_within_the_step_budget(schema: dict[str, Any]) -> None:
+    generator = _Generator(schema, Hints.from_text('"a" ' * 5_000))
+    json.dumps(generator.value(schema, "value", 0))
+    # At most one container's worth (one enum, one list of branches) past the budget.
+    assert generator.steps <= MAX_STEPS + 20_000
+
+
+def test_hints_from_a_long_message_are_capped_and_found_in_linear_time() -> None:
+    text = "x Aa. Bb Cc " * 200_000 + "\u201c" * 100_000  # 2.5 MB: sentence starts, and unclosed curly quotes
+    hints = Hints.from_text(text)  # was quadratic: minutes for this text
+    assert len(hints.strings) == MAX_HINTS

@@ -10,6 +10,7 @@ import pytest
 
 from gradient_integrations import InvalidRequestError, build_request
 from gradient_integrations.local import ScriptedModel, ScriptedTurn
+from gradient_integrations.local.schema_values import MAX_CHARS, MAX_HINTS
 
 from ._cases import JOKE_SCHEMA, TIME_TOOL, TOOL_HISTORY, WEATHER_TOOL
 
@@ -167,6 +168,23 @@ def test_json_object_format_uses_the_quoted_words_as_keys() -> None:
     assert set(json.loads(text_of(turn))) == {"setup", "punchline"}
     plain = answer(input="Return JSON", text={"format": {"type": "json_object"}})
     assert list(json.loads(text_of(plain))) == ["answer"]
+
+
+def test_json_object_values_repeat_the_message_within_the_schema_budget() -> None:
+    # Each value repeats the message: 5,000 quoted words made 5,000 values of the whole 40 KB message.
+    message = " ".join(f"'w{index}'" for index in range(5_000))
+    turn = answer(input=message, text={"format": {"type": "json_object"}})
+    value = json.loads(text_of(turn))
+    assert len(value) == MAX_HINTS and list(value)[:2] == ["w0", "w1"]
+    assert len(text_of(turn)) < 2 * MAX_CHARS
+
+
+def test_many_tools_and_a_long_message_find_the_mentioned_tool() -> None:
+    tools = [{"type": "function", "name": f"tool_{index}", "parameters": {}} for index in range(5_000)]
+    tools.append({"type": "function", "name": "get_weather", "parameters": {}})
+    message = "filler words " * 20_000 + "now the weather please, then tool_4321"
+    turn = answer(input=message, tools=tools)
+    assert [call.name for call in turn.tool_calls] == ["tool_4321", "get_weather"]
 
 
 def test_a_malformed_text_format_is_an_invalid_request_naming_the_field() -> None:

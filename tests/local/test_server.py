@@ -77,8 +77,13 @@ def test_the_cli_defaults_and_flags() -> None:
     args = parse_args(["--port", "0", "--fault", "latency_ms:5", "--stream-dialect", "openai", "--reasoning"])
     assert (args.host, args.port, args.stream_dialect, args.reasoning) == ("127.0.0.1", 0, "openai", True)
     assert args.fault.latency_ms == 5
+    assert (args.max_body_bytes, args.body_timeout, args.head_timeout) == (8 * 1024 * 1024, 30.0, 10.0)
+    args = parse_args(["--max-body-bytes", "1024", "--body-timeout", "2.5", "--head-timeout", "1"])
+    assert (args.max_body_bytes, args.body_timeout, args.head_timeout) == (1024, 2.5, 1.0)
     with pytest.raises(SystemExit):
         parse_args(["--fault", "explode"])
+    with pytest.raises(SystemExit):
+        parse_args(["--max-body-bytes", "0"])
 
 
 def test_the_cli_prints_its_url_serves_and_stops_on_ctrl_c() -> None:
