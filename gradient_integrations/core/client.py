@@ -439,7 +439,7 @@ class _ClientBase:
         return CallClock(None if limit is None else time.monotonic() + limit)
 
     def _begin_attempt(
-        self, http_request: httpx.Request, clock: CallClock, retries: int, capped: bool
+        self, http_request: httpx.Request, clock: CallClock, retries: int, capped: bool, stream: bool
     ) -> None:
         """Start an attempt's phase: headers (and a JSON body) within connect + read. Raise if time is up."""
         if _passed(clock.call_left()):
@@ -451,7 +451,7 @@ class _ClientBase:
         if not capped and clock.until is not None:
             # An injected client's sockets do not watch the clock: cut this attempt's httpx limits instead.
             left = clock.until - time.monotonic()
-            limits = http_request.extensions["timeout"]
+            limits = self._timeouts[stream].as_dict()  # the configured ones: an earlier cut is not kept
             http_request.extensions["timeout"] = {
                 name: _shorter(limit, left) for name, limit in limits.items()
             }
@@ -674,7 +674,7 @@ class ResponsesClient(_ClientBase):
         capped = self._capped["sync"]
         retries = 0
         while True:
-            self._begin_attempt(http_request, clock, retries, capped)
+            self._begin_attempt(http_request, clock, retries, capped, stream)
             started = time.perf_counter()
             try:
                 response = http.send(http_request, stream=True)
@@ -771,7 +771,7 @@ class ResponsesClient(_ClientBase):
         capped = self._capped["async"]
         retries = 0
         while True:
-            self._begin_attempt(http_request, clock, retries, capped)
+            self._begin_attempt(http_request, clock, retries, capped, stream)
             started = time.perf_counter()
             try:
                 response = await http.send(http_request, stream=True)
