@@ -77,15 +77,10 @@ logs.install()
 _VERSION = "0.1.0"
 # Header names are kept lower-case so merging layers replaces case-insensitively: a caller's
 # `authorization` or `accept` must replace ours, never travel alongside it as a second header.
-_JSON_HEADERS = {
-    "content-type": "application/json",
-    "accept": "application/json",
-    "accept-encoding": ACCEPT_ENCODING,
-}
+_JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 _SSE_HEADERS = {
     "content-type": "application/json",
     "accept": "text/event-stream",
-    "accept-encoding": ACCEPT_ENCODING,
     "cache-control": "no-store",
 }
 # An error body is read for its message only: at most this much of it.
@@ -172,9 +167,10 @@ def _is_event_stream(response: httpx.Response) -> bool:
     return "text/event-stream" in response.headers.get("content-type", "")
 
 
-def _body_too_long(response: httpx.Response, limit: int) -> bool:
-    declared = response.headers.get("content-length", "")
-    return declared.isdigit() and response.headers.get("content-encoding") is None and int(declared) > limit
+def _longest(timeout: httpx.Timeout) -> float | None:
+    """The longest of a Timeout's limits; None when one of them is unlimited."""
+    limits = [timeout.connect, timeout.read, timeout.write, timeout.pool]
+    return None if None in limits else max(limit for limit in limits if limit is not None)
 
 
 def _raw(response: httpx.Response) -> tuple[bytes] | None:
@@ -346,9 +342,19 @@ class _ClientBase:
         _live_clients.add(self)
         # Parsed once: httpx re-parses a URL string on every request, a measurable share of the overhead.
         self._url = httpx.URL(self.settings.responses_url)
+        # Every request's fixed headers. A pool opened here carries them as its defaults; a caller's httpx
+        # client gets them on each request (merging headers per request costs a few µs per call).
         self._headers = _lower_names(
-            {"User-Agent": f"gradient-integrations/{_VERSION}", **self.settings.default_headers}
+            {
+                "User-Agent": f"gradient-integrations/{_VERSION}",
+                "accept-encoding": ACCEPT_ENCODING,  # what `frames` decodes: no br or zstd
+                **self.settings.default_headers,
+            }
         )
+        # Derived once (Settings is frozen): every call reads them.
+        self._attempt_limit = settings.attempt_limit
+        self._start_deadline = settings.start_deadline
+        self._idle = settings.stream_read_timeout
         timeout = settings.timeout
         self._timeouts = {
             False: timeout,
@@ -360,6 +366,9 @@ class _ClientBase:
                 pool=timeout.pool,
             ),
         }
+        # The longest httpx limit per kind (None: one is unlimited): an attempt with more time left than
+        # this needs no cut.
+        self._longest = {kind: _longest(limits) for kind, limits in self._timeouts.items()}
 
     def _forget_pools(self) -> None:
         """In a forked child: drop the pools inherited from the parent (never closing them), open new ones."""
@@ -424,7 +433,7 @@ class _ClientBase:
         content = _encode(request, request.to_body(stream=stream))
         headers = {
             **(_SSE_HEADERS if stream else _JSON_HEADERS),
-            **self._headers,
+            **({} if getattr(http, "_gradient_defaults", False) else self._headers),
             **(check_headers(extra_headers, "extra_headers") if extra_headers is not None else {}),
             **self._auth_headers(),
         }
@@ -435,7 +444,7 @@ class _ClientBase:
     # -- the call clock (shared by both loops) -----------------------------------------------------
     def _clock(self) -> CallClock:
         """A new call's clock: its deadline runs until the answer begins (all of a JSON call)."""
-        limit = self.settings.start_deadline
+        limit = self._start_deadline
         return CallClock(None if limit is None else time.monotonic() + limit)
 
     def _begin_attempt(
@@ -446,21 +455,26 @@ class _ClientBase:
             raise APITimeoutError(
                 f"{self._limit_text()} passed before attempt {retries + 1}", request=_scrubbed(http_request)
             )
-        clock.phase(self.settings.attempt_limit)
+        clock.phase(self._attempt_limit)
         deadlines.use(clock)
         if not capped and clock.until is not None:
-            # An injected client's sockets do not watch the clock: cut this attempt's httpx limits instead.
+            # An injected client's sockets do not watch the clock: cut this attempt's httpx limits instead
+            # (from the configured ones, so an earlier attempt's cut is not kept).
             left = clock.until - time.monotonic()
-            limits = self._timeouts[stream].as_dict()  # the configured ones: an earlier cut is not kept
-            http_request.extensions["timeout"] = {
-                name: _shorter(limit, left) for name, limit in limits.items()
-            }
+            longest = self._longest[stream]
+            if longest is None or left < longest:
+                limits = self._timeouts[stream].as_dict()
+                http_request.extensions["timeout"] = {
+                    name: _shorter(cut, left) for name, cut in limits.items()
+                }
+            elif retries:
+                http_request.extensions["timeout"] = self._timeouts[stream].as_dict()
 
     def _begin_stream(self, clock: CallClock) -> None:
         """The answer is a stream and it began: from now on only an explicit deadline bounds the call."""
         if self.settings.stream_deadline is None:
             clock.ends = None
-        clock.phase(self.settings.stream_read_timeout)
+        clock.phase(self._idle)
 
     def _limit_text(self) -> str:
         if self.settings.deadline is not None:
@@ -562,15 +576,17 @@ class _ClientBase:
     def _json_reader(self, response: httpx.Response) -> Body:
         """A collector for this JSON answer's body; one declared larger than the limit is refused unread."""
         limit = self.settings.max_response_bytes
-        if _body_too_long(response, limit):
-            raise ResponseTooLargeError(
-                f"The response body ({response.headers['content-length']} bytes) is larger than "
-                f"max_response_bytes ({limit:,} bytes); nothing was read. Raise max_response_bytes if such "
-                "answers are expected.",
-                request=_scrubbed(response.request),
-            )
+        encoding = _encoding(response)
+        if encoding is None and not response.is_stream_consumed:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise ResponseTooLargeError(
+                    f"The response body ({declared} bytes) is larger than max_response_bytes ({limit:,} "
+                    "bytes); nothing was read. Raise max_response_bytes if such answers are expected.",
+                    request=_scrubbed(response.request),
+                )
         try:
-            return Body(_encoding(response), limit)
+            return Body(encoding, limit)
         except FrameError as exc:
             raise _frame_failure(response, exc) from None
 
@@ -592,7 +608,13 @@ class ResponsesClient(_ClientBase):
             if transport is None:
                 transport = httpx.HTTPTransport(limits=DEFAULT_LIMITS)
                 self._capped["sync"] = deadlines.cap_backend(transport)
-            http = httpx.Client(timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=transport)
+            http = httpx.Client(
+                timeout=self.settings.timeout,
+                limits=DEFAULT_LIMITS,
+                transport=transport,
+                headers=self._headers,
+            )
+            http._gradient_defaults = True  # type: ignore[attr-defined]  # carries `_headers` (see `_build`)
             # A client dropped without `close()` (a model built per request, a test) closes its sockets
             # when collected, as its async pools do, instead of leaving them to warn as unclosed.
             self._http_finalizer = weakref.finalize(self, http.close)
@@ -622,7 +644,10 @@ class ResponsesClient(_ClientBase):
         if transport is None:
             transport = httpx.AsyncHTTPTransport(limits=DEFAULT_LIMITS)
             self._capped["async"] = deadlines.cap_backend(transport)
-        http = httpx.AsyncClient(timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=transport)
+        http = httpx.AsyncClient(
+            timeout=self.settings.timeout, limits=DEFAULT_LIMITS, transport=transport, headers=self._headers
+        )
+        http._gradient_defaults = True  # type: ignore[attr-defined]  # carries `_headers` (see `_build`)
         closer = None
         if loop is not None:
             closer = close_on_loop_shutdown(http)
@@ -750,7 +775,7 @@ class ResponsesClient(_ClientBase):
                     if reader.done:
                         return
                 if events:
-                    clock.phase(self.settings.stream_read_timeout)  # an event came: the idle wait restarts
+                    clock.phase(self._idle)  # an event came: the idle wait restarts
                 elif _passed(clock.left()):
                     raise self._stream_timeout(reader, clock)  # bytes, but no event, for too long
         except httpx.TransportError as exc:
@@ -858,7 +883,7 @@ class ResponsesClient(_ClientBase):
                     if reader.done:
                         return
                 if events:
-                    clock.phase(self.settings.stream_read_timeout)
+                    clock.phase(self._idle)
                 elif _passed(clock.left()):
                     raise self._stream_timeout(reader, clock)
         except httpx.TransportError as exc:

@@ -117,7 +117,10 @@ class Body:
     __slots__ = ("_decompressor", "_limit", "_parts", "_size", "_truncate")
 
     def __init__(self, content_encoding: str | None, limit: int, *, truncate: bool = False) -> None:
-        self._decompressor = Decompressor(content_encoding, limit)
+        # None for plain bytes, the common case, which then skip the decoder entirely.
+        self._decompressor = Decompressor(content_encoding, limit) if content_encoding else None
+        if self._decompressor is not None and self._decompressor.identity:
+            self._decompressor = None
         self._limit = limit
         self._truncate = truncate
         self._parts: list[bytes] = []
@@ -125,11 +128,15 @@ class Body:
 
     def add(self, chunk: bytes) -> bool:
         """Take one raw chunk; False once a truncated body has all it keeps."""
+        if self._decompressor is None:
+            return self._keep(chunk)
         return all(self._keep(piece) for piece in self._decompressor.pieces(chunk))
 
     def finish(self) -> bytes:
-        self._keep(self._decompressor.flush())
-        return b"".join(self._parts)
+        if self._decompressor is not None:
+            self._keep(self._decompressor.flush())
+        parts = self._parts
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _keep(self, piece: bytes) -> bool:
         self._size += len(piece)

@@ -586,29 +586,27 @@ class ResponseReader:
             self._usage = parse_usage(usage)
 
 
-# The documented types of a response object's fields (OpenAI's Response, DO's chunk): a body that breaks
-# them is not an answer we can trust to be complete, so it is refused instead of read as an empty one.
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {
-    "id": (str,),
-    "model": (str,),
-    "status": (str,),
-    "output": (list,),
-    "choices": (list,),
-    "usage": (dict,),
-    "incomplete_details": (dict,),
-}
+def _check_shape(response: dict[str, Any]) -> None:
+    """The documented types of the fields a result is built from (OpenAI's Response, DO's chunk).
 
-
-def _check_shape(response: Any) -> None:
-    if not isinstance(response, dict):
-        raise TypeError(f"the response is a {type(response).__name__}, not an object")
-    for name, types in _FIELD_TYPES.items():
+    A body that breaks them is not an answer we can trust to be complete, so it is refused (TypeError,
+    made a typed error by the caller) rather than read as an empty one. Runs once per answer: kept cheap.
+    """
+    for name in ("id", "model", "status"):
         value = response.get(name)
-        if value is not None and not isinstance(value, types):
-            raise TypeError(f"'{name}' is a {type(value).__name__}, not a {types[0].__name__}")
-    for position, item in enumerate(response.get("output") or ()):
-        if not isinstance(item, dict):
-            raise TypeError(f"output[{position}] is a {type(item).__name__}, not an object")
+        if value is not None and type(value) is not str:
+            raise TypeError(f"'{name}' is a {type(value).__name__}, not a string")
+    output = response.get("output")
+    if output is not None:
+        if type(output) is not list:
+            raise TypeError(f"'output' is a {type(output).__name__}, not a list")
+        for position, item in enumerate(output):
+            if type(item) is not dict:
+                raise TypeError(f"output[{position}] is a {type(item).__name__}, not an object")
+    for name, kind in (("choices", list), ("usage", dict)):
+        value = response.get(name)
+        if value is not None and type(value) is not kind:
+            raise TypeError(f"'{name}' is a {type(value).__name__}, not a {kind.__name__}")
 
 
 def _item_body(event: dict[str, Any]) -> dict[str, Any]:
