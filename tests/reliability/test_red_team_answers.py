@@ -38,22 +38,12 @@ from gradient_integrations.core import (
     build_request,
 )
 
+from ._raw_server import HOW, OK_BODY
 from ._support import MODEL, SECRET_KEY
 
 BASE_URL = "https://gradient.test"
 REQUEST = build_request(model=MODEL, input="hi")
 CHUNK = 64 * 1024
-HOW = ["sync", "async"]
-OK_BODY: dict[str, Any] = {
-    "id": "resp_1",
-    "object": "response",
-    "created_at": 1_760_000_000,
-    "model": MODEL,
-    "status": "completed",
-    "output": [
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hello"}]}
-    ],
-}
 JSON_HEADERS = {"content-type": "application/json"}
 SSE_HEADERS = {"content-type": "text/event-stream"}
 DONE = b"data: [DONE]\n\n"

@@ -36,24 +36,13 @@ from gradient_integrations.core import (
     build_request,
 )
 
-from ._raw_server import RawServer, hold, http_head, http_response, read_request, stopped
+from ._raw_server import HOW, OK_BODY, RawServer, hold, http_head, http_response, read_request, stopped
 from ._support import MODEL
 
 REQUEST = build_request(model=MODEL, input="hi")
 GIVE_UP = 4.5  # seconds a "forever" script keeps going before it closes the connection
 EVERY = 0.1  # seconds between two trickled pieces
 SSE_HEAD = http_head(200, {"content-type": "text/event-stream", "cache-control": "no-store"})
-HOW = ["sync", "async"]
-OK_BODY = {
-    "id": "resp_1",
-    "object": "response",
-    "created_at": 1_760_000_000,
-    "model": MODEL,
-    "status": "completed",
-    "output": [
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hello"}]}
-    ],
-}
 
 
 def text_chunk(piece: str) -> bytes:

@@ -39,20 +39,10 @@ from gradient_integrations.core import (
 )
 from gradient_integrations.core.settings import API_KEY_ENV_VARS
 
-from ._raw_server import RawServer, hold, http_response, read_request, request_header
+from ._raw_server import HOW, OK_BODY, RawServer, hold, http_response, read_request, request_header
 from ._support import MODEL, SECRET_FRAGMENT, SECRET_KEY
 
 REQUEST = build_request(model=MODEL, input="hi")
-OK_BODY = {
-    "id": "resp_1",
-    "object": "response",
-    "created_at": 1_760_000_000,
-    "model": MODEL,
-    "status": "completed",
-    "output": [
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hello"}]}
-    ],
-}
 
 
 @pytest.fixture(autouse=True)
@@ -165,9 +155,6 @@ async def _fail(client: ResponsesClient, how: str) -> BaseException:
     except Exception as exc:
         return exc
     raise AssertionError("the call should have failed")
-
-
-HOW = ["sync", "async"]
 
 
 # -- status errors --------------------------------------------------------------------------------------
