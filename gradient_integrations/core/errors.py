@@ -295,18 +295,17 @@ def _page_text(text: str) -> str | None:
     return plain[:200] or None
 
 
-def status_error_from_response(response: httpx.Response, content: bytes | None = None) -> APIStatusError:
-    """Build the typed error for a non-2xx response from its body: `content`, else the body httpx read.
+def status_error_from_response(response: httpx.Response, content: bytes) -> APIStatusError:
+    """Build the typed error for a non-2xx response from its body, `content` (as the client read it).
 
     Bodies as they really arrive: DO's `{"id", "message", "request_id"}`, OpenAI's (forwarded commercial
     models) `{"error": {"message", "type", "param", "code"}}`, or no JSON at all (a proxy's or load
     balancer's HTML page: its title, or a short plain text, is the message; `body` keeps the raw text).
     """
-    raw = response.content if content is None else content
     try:
-        body: Any = json.loads(raw)
+        body: Any = json.loads(content)
     except ValueError:
-        body = raw[:2000].decode("utf-8", "replace") or None
+        body = content[:2000].decode("utf-8", "replace") or None
     error_id, message, request_id = _error_fields(body)
     if message is None and isinstance(body, str):
         message = _page_text(body)
