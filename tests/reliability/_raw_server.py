@@ -25,13 +25,8 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
-
-from ._support import MODEL
 
 __all__ = [
-    "HOW",
-    "OK_BODY",
     "Handler",
     "RawServer",
     "hold",
@@ -45,18 +40,6 @@ __all__ = [
 Handler = Callable[[socket.socket], None]
 
 _current = threading.local()  # the RawServer whose handler runs in this thread
-
-HOW = ["sync", "async"]  # the two I/O flavours every red-team call runs in
-OK_BODY: dict[str, Any] = {  # a minimal complete /v1/responses body answering "hello"
-    "id": "resp_1",
-    "object": "response",
-    "created_at": 1_760_000_000,
-    "model": MODEL,
-    "status": "completed",
-    "output": [
-        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "hello"}]}
-    ],
-}
 
 
 class RawServer:

@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from core._support import acollect, collect, sse_json
+from core._support import sse_json
 
 from gradient_integrations.core import (
     APIResponseValidationError,
@@ -35,14 +35,12 @@ from gradient_integrations.core import (
     StreamConnectionError,
     StreamError,
     StreamValidationError,
-    build_request,
 )
 
-from ._raw_server import HOW, OK_BODY
-from ._support import MODEL, SECRET_KEY
+from ._red_team import HOW, OK_BODY, create, stream
+from ._support import SECRET_KEY
 
 BASE_URL = "https://gradient.test"
-REQUEST = build_request(model=MODEL, input="hi")
 CHUNK = 64 * 1024
 JSON_HEADERS = {"content-type": "application/json"}
 SSE_HEADERS = {"content-type": "text/event-stream"}
@@ -96,14 +94,14 @@ class Served:
 
 async def _create(client: ResponsesClient, how: str) -> Any:
     try:
-        return client.create(REQUEST) if how == "sync" else await client.acreate(REQUEST)
+        return await create(client, how)
     finally:
         await client.aclose()
 
 
 async def _stream(client: ResponsesClient, how: str) -> tuple[list[Any], StreamError | None]:
     try:
-        return collect(client.stream(REQUEST)) if how == "sync" else await acollect(client.astream(REQUEST))
+        return await stream(client, how)
     finally:
         await client.aclose()
 

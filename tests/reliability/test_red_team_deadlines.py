@@ -33,13 +33,11 @@ from gradient_integrations.core import (
     RateLimitError,
     ResponsesClient,
     StreamTimeoutError,
-    build_request,
 )
 
-from ._raw_server import HOW, OK_BODY, RawServer, hold, http_head, http_response, read_request, stopped
-from ._support import MODEL
+from ._raw_server import RawServer, hold, http_head, http_response, read_request, stopped
+from ._red_team import HOW, OK_BODY, REQUEST, create, stream
 
-REQUEST = build_request(model=MODEL, input="hi")
 GIVE_UP = 4.5  # seconds a "forever" script keeps going before it closes the connection
 EVERY = 0.1  # seconds between two trickled pieces
 SSE_HEAD = http_head(200, {"content-type": "text/event-stream", "cache-control": "no-store"})
@@ -93,10 +91,7 @@ def stalled_json_body(conn: socket.socket) -> None:
 async def _create(client: ResponsesClient, how: str) -> tuple[BaseException | None, float]:
     started = time.monotonic()
     try:
-        if how == "sync":
-            client.create(REQUEST)
-        else:
-            await client.acreate(REQUEST)
+        await create(client, how)
     except Exception as exc:
         return exc, time.monotonic() - started
     return None, time.monotonic() - started
@@ -104,10 +99,7 @@ async def _create(client: ResponsesClient, how: str) -> tuple[BaseException | No
 
 async def _stream(client: ResponsesClient, how: str) -> tuple[list[Any], BaseException | None, float]:
     started = time.monotonic()
-    if how == "sync":
-        deltas, error = collect(client.stream(REQUEST))
-    else:
-        deltas, error = await acollect(client.astream(REQUEST))
+    deltas, error = await stream(client, how)
     return deltas, error, time.monotonic() - started
 
 

@@ -21,7 +21,6 @@ import socket
 import struct
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -35,14 +34,12 @@ from gradient_integrations.core import (
     InternalServerError,
     RateLimitError,
     ResponsesClient,
-    build_request,
 )
 from gradient_integrations.core.settings import API_KEY_ENV_VARS
 
-from ._raw_server import HOW, OK_BODY, RawServer, hold, http_response, read_request, request_header
-from ._support import MODEL, SECRET_FRAGMENT, SECRET_KEY
-
-REQUEST = build_request(model=MODEL, input="hi")
+from ._raw_server import RawServer, hold, http_response, read_request, request_header
+from ._red_team import HOW, OK_BODY, create
+from ._support import SECRET_FRAGMENT, SECRET_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -148,10 +145,7 @@ def _around(text: str) -> str:
 
 async def _fail(client: ResponsesClient, how: str) -> BaseException:
     try:
-        if how == "sync":
-            client.create(REQUEST)
-        else:
-            await client.acreate(REQUEST)
+        await create(client, how)
     except Exception as exc:
         return exc
     raise AssertionError("the call should have failed")
@@ -214,7 +208,7 @@ async def test_a_key_echoed_in_a_response_header_stays_out_of_debug_logs(
     caplog.set_level(logging.DEBUG, logger="httpx")
     with RawServer(echo_in_header) as server:
         client = ResponsesClient(api_key=SECRET_KEY, base_url=server.base_url, max_retries=0)
-        result: Any = client.create(REQUEST) if how == "sync" else await client.acreate(REQUEST)
+        result = await create(client, how)
         await client.aclose()
     assert result.text == "hello"
     records = caplog.get_records("call")
