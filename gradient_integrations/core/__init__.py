@@ -6,10 +6,13 @@ Modules, one concern each: `settings` (key and endpoint resolution), `secrets` (
 validation), `response` (the documented body shapes and the normalized `ResponseResult`), `reader` (the
 one reader: SSE events and JSON bodies to deltas and a result, no I/O), `retry` (the one retry policy),
 `errors` (the exception tree), `client` (all HTTP, sync and async), `streams` (one streaming call),
-`pools` (per-event-loop async pools), `lifecycle` (closing a client's owner).
+`pools` (per-event-loop async pools), `lifecycle` (closing a client's owner), `embeddings` (the
+`/v1/embeddings` request, batching and reader), `catalog` (the dated model table, `/v1/models`, prices).
 """
 
+from .catalog import CATALOG, ListedModel, ModelCatalog, ModelInfo, register_model
 from .client import ResponsesClient
+from .embeddings import EmbeddingRequest, EmbeddingResult, EmbeddingUsage, aembed_all, embed_all
 from .errors import (
     APIConnectionError,
     APIError,
@@ -32,6 +35,7 @@ from .errors import (
     StreamError,
     StreamTimeoutError,
     StreamValidationError,
+    UnknownModelError,
     UnprocessableEntityError,
 )
 from .reader import ResponseReader, StreamDelta, ToolCallChunk, parse_response
@@ -54,6 +58,7 @@ from .settings import Settings
 from .streams import AsyncResponseStream, ResponseStream
 
 __all__ = [
+    "CATALOG",
     "APIConnectionError",
     "APIError",
     "APIResponseValidationError",
@@ -64,6 +69,9 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "ConflictError",
+    "EmbeddingRequest",
+    "EmbeddingResult",
+    "EmbeddingUsage",
     "FunctionCallItem",
     "FunctionCallOutputItem",
     "FunctionTool",
@@ -71,7 +79,10 @@ __all__ = [
     "InputText",
     "InternalServerError",
     "InvalidRequestError",
+    "ListedModel",
     "MessageItem",
+    "ModelCatalog",
+    "ModelInfo",
     "NamedToolChoice",
     "NotFoundError",
     "PermissionDeniedError",
@@ -95,8 +106,12 @@ __all__ = [
     "StreamValidationError",
     "ToolCall",
     "ToolCallChunk",
+    "UnknownModelError",
     "UnprocessableEntityError",
     "Usage",
+    "aembed_all",
     "build_request",
+    "embed_all",
     "parse_response",
+    "register_model",
 ]

@@ -38,7 +38,9 @@ import httpx
 from pydantic import SecretStr
 
 from . import deadlines, logs
+from .catalog import ListedModel, read_model_list
 from .deadlines import CallClock
+from .embeddings import EmbeddingRequest, EmbeddingResult, read_embeddings
 from .errors import (
     APIConnectionError,
     APIResponseValidationError,
@@ -78,6 +80,7 @@ _VERSION = "0.1.0"
 # Header names are kept lower-case so merging layers replaces case-insensitively: a caller's
 # `authorization` or `accept` must replace ours, never travel alongside it as a second header.
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
+_GET_HEADERS = {"accept": "application/json"}
 _SSE_HEADERS = {
     "content-type": "application/json",
     "accept": "text/event-stream",
@@ -342,6 +345,9 @@ class _ClientBase:
         _live_clients.add(self)
         # Parsed once: httpx re-parses a URL string on every request, a measurable share of the overhead.
         self._url = httpx.URL(self.settings.responses_url)
+        self._embeddings_url = httpx.URL(self.settings.url("embeddings"))
+        self._models_url = httpx.URL(self.settings.url("models"))
+        self._listed_models: tuple[ListedModel, ...] | None = None  # `GET /v1/models`, once
         # Every request's fixed headers. A pool opened here carries them as its defaults; a caller's httpx
         # client gets them on each request (merging headers per request costs a few µs per call).
         self._headers = _lower_names(
@@ -431,14 +437,29 @@ class _ClientBase:
         # model_copy(update=...) skips them: repeat them here, before anything is sent.
         request._check_tool_choice()
         content = _encode(request, request.to_body(stream=stream))
+        return self._http_request(
+            http, "POST", self._url, content, stream=stream, extra_headers=extra_headers
+        )
+
+    def _http_request(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        method: str,
+        url: httpx.URL,
+        content: bytes | None,
+        *,
+        stream: bool = False,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> httpx.Request:
+        """Any request to the endpoint, with the key and every header layer (the frame `_build` explains)."""
         headers = {
-            **(_SSE_HEADERS if stream else _JSON_HEADERS),
+            **(_GET_HEADERS if content is None else _SSE_HEADERS if stream else _JSON_HEADERS),
             **({} if getattr(http, "_gradient_defaults", False) else self._headers),
             **(check_headers(extra_headers, "extra_headers") if extra_headers is not None else {}),
             **self._auth_headers(),
         }
         return http.build_request(
-            "POST", self._url, content=content, headers=headers, timeout=self._timeouts[stream]
+            method, url, content=content, headers=headers, timeout=self._timeouts[stream]
         )
 
     # -- the call clock (shared by both loops) -----------------------------------------------------
@@ -598,7 +619,8 @@ class _ClientBase:
 
 
 class ResponsesClient(_ClientBase):
-    """Calls `POST <base_url>/v1/responses`: `create`/`stream` (sync) and `acreate`/`astream` (async)."""
+    """Calls `POST <base_url>/v1/responses`: `create`/`stream` (sync) and `acreate`/`astream` (async);
+    also `POST /v1/embeddings` (`embed`/`aembed`) and `GET /v1/models` (`list_models`/`alist_models`)."""
 
     # -- lifecycle ---------------------------------------------------------------------------------
     @property
@@ -696,6 +718,12 @@ class ResponsesClient(_ClientBase):
     ) -> httpx.Response:
         http = self.http_client
         http_request = self._build(http, request, stream=stream, extra_headers=extra_headers)
+        return self._send_request(http, http_request, stream=stream, clock=clock)
+
+    def _send_request(
+        self, http: httpx.Client, http_request: httpx.Request, *, stream: bool, clock: CallClock
+    ) -> httpx.Response:
+        """Send with retries per the policy; the first success response, unread, or its typed error."""
         capped = self._capped["sync"]
         retries = 0
         while True:
@@ -747,17 +775,7 @@ class ResponsesClient(_ClientBase):
         """A successful response's answer as deltas, in whichever form the server chose to send it."""
         limit = self.settings.max_response_bytes
         if not _is_event_stream(response):
-            body = self._json_reader(response)
-            deadlines.use(clock)
-            try:
-                for piece in _raw(response) or response.iter_raw():
-                    body.add(piece)
-                content = body.finish()
-            except httpx.TransportError as exc:
-                raise self._body_lost(response, exc, clock) from exc
-            except FrameError as exc:
-                raise _frame_failure(response, exc) from None
-            yield from reader.feed_body(_decode_json(response, content))
+            yield from reader.feed_body(_decode_json(response, self._read_body(response, clock)))
             return
         decompressor = self._stream_decompressor(response)
         self._begin_stream(clock)
@@ -782,6 +800,46 @@ class ResponsesClient(_ClientBase):
             self._mid_stream_failure(reader, response, exc, clock)
         reader.result()  # raises: the connection ended without an end marker
 
+    def _read_body(self, response: httpx.Response, clock: CallClock) -> bytes:
+        """A JSON answer's whole body, decompressed, within `max_response_bytes` and the clock."""
+        body = self._json_reader(response)
+        deadlines.use(clock)
+        try:
+            for piece in _raw(response) or response.iter_raw():
+                body.add(piece)
+            return body.finish()
+        except httpx.TransportError as exc:
+            raise self._body_lost(response, exc, clock) from exc
+        except FrameError as exc:
+            raise _frame_failure(response, exc) from None
+
+    def _fetch_json(
+        self, method: str, url: httpx.URL, content: bytes | None, extra_headers: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        """One JSON call to another endpoint path, with the same retries, limits and errors."""
+        clock = self._clock()
+        http = self.http_client
+        http_request = self._http_request(http, method, url, content, extra_headers=extra_headers)
+        response = self._send_request(http, http_request, stream=False, clock=clock)
+        try:
+            return _decode_json(response, self._read_body(response, clock))
+        finally:
+            response.close()
+
+    # -- other endpoints ---------------------------------------------------------------------------
+    def embed(
+        self, request: EmbeddingRequest, *, extra_headers: Mapping[str, str] | None = None
+    ) -> EmbeddingResult:
+        """`POST /v1/embeddings` for one request (at most 2,048 texts; `embeddings.embed_all` splits)."""
+        body = self._fetch_json("POST", self._embeddings_url, request.body(), extra_headers)
+        return read_embeddings(body, len(request.texts), request.model)
+
+    def list_models(self, *, refresh: bool = False) -> tuple[ListedModel, ...]:
+        """`GET /v1/models`: the models this key can use. Listed once per client; `refresh=True` again."""
+        if self._listed_models is None or refresh:
+            self._listed_models = read_model_list(self._fetch_json("GET", self._models_url, None, None))
+        return self._listed_models
+
     # -- async I/O ---------------------------------------------------------------------------------
     async def _asend(
         self,
@@ -793,6 +851,12 @@ class ResponsesClient(_ClientBase):
     ) -> httpx.Response:
         http = self.http_async_client
         http_request = self._build(http, request, stream=stream, extra_headers=extra_headers)
+        return await self._asend_request(http, http_request, stream=stream, clock=clock)
+
+    async def _asend_request(
+        self, http: httpx.AsyncClient, http_request: httpx.Request, *, stream: bool, clock: CallClock
+    ) -> httpx.Response:
+        """Async `_send_request`."""
         capped = self._capped["async"]
         retries = 0
         while True:
@@ -845,21 +909,7 @@ class ResponsesClient(_ClientBase):
         """Async `_read`."""
         limit = self.settings.max_response_bytes
         if not _is_event_stream(response):
-            body = self._json_reader(response)
-            deadlines.use(clock)
-            try:
-                read = _raw(response)
-                if read is not None:
-                    body.add(read[0])
-                else:
-                    async for piece in response.aiter_raw():
-                        body.add(piece)
-                content = body.finish()
-            except httpx.TransportError as exc:
-                raise self._body_lost(response, exc, clock) from exc
-            except FrameError as exc:
-                raise _frame_failure(response, exc) from None
-            for delta in reader.feed_body(_decode_json(response, content)):
+            for delta in reader.feed_body(_decode_json(response, await self._aread_body(response, clock))):
                 yield delta
             return
         decompressor = self._stream_decompressor(response)
@@ -893,3 +943,47 @@ class ResponsesClient(_ClientBase):
             if close is not None:
                 await close()
         reader.result()  # raises: the connection ended without an end marker
+
+    async def _aread_body(self, response: httpx.Response, clock: CallClock) -> bytes:
+        """Async `_read_body`."""
+        body = self._json_reader(response)
+        deadlines.use(clock)
+        try:
+            read = _raw(response)
+            if read is not None:
+                body.add(read[0])
+            else:
+                async for piece in response.aiter_raw():
+                    body.add(piece)
+            return body.finish()
+        except httpx.TransportError as exc:
+            raise self._body_lost(response, exc, clock) from exc
+        except FrameError as exc:
+            raise _frame_failure(response, exc) from None
+
+    async def _afetch_json(
+        self, method: str, url: httpx.URL, content: bytes | None, extra_headers: Mapping[str, str] | None
+    ) -> dict[str, Any]:
+        """Async `_fetch_json`."""
+        clock = self._clock()
+        http = self.http_async_client
+        http_request = self._http_request(http, method, url, content, extra_headers=extra_headers)
+        response = await self._asend_request(http, http_request, stream=False, clock=clock)
+        try:
+            return _decode_json(response, await self._aread_body(response, clock))
+        finally:
+            await response.aclose()
+
+    async def aembed(
+        self, request: EmbeddingRequest, *, extra_headers: Mapping[str, str] | None = None
+    ) -> EmbeddingResult:
+        """Async `embed`."""
+        body = await self._afetch_json("POST", self._embeddings_url, request.body(), extra_headers)
+        return read_embeddings(body, len(request.texts), request.model)
+
+    async def alist_models(self, *, refresh: bool = False) -> tuple[ListedModel, ...]:
+        """Async `list_models` (the same cache)."""
+        if self._listed_models is None or refresh:
+            body = await self._afetch_json("GET", self._models_url, None, None)
+            self._listed_models = read_model_list(body)
+        return self._listed_models

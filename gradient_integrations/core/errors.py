@@ -5,6 +5,7 @@ The tree::
     GradientError                      base of everything raised here
     ├── ConfigurationError (ValueError)    bad settings: missing key, malformed base URL
     ├── InvalidRequestError (ValueError)   bad input, raised before any request is sent
+    │   └── UnknownModelError              a model id the endpoint's `GET /v1/models` does not list
     └── APIError                           something went wrong talking to the endpoint
         ├── APIStatusError                 non-2xx answer: status_code, error_id, request_id, body, response
         │   ├── BadRequestError            400
@@ -70,6 +71,7 @@ __all__ = [
     "StreamError",
     "StreamTimeoutError",
     "StreamValidationError",
+    "UnknownModelError",
     "UnprocessableEntityError",
     "status_error_from_response",
 ]
@@ -127,6 +129,22 @@ class InvalidRequestError(GradientError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(f"{field}: {message}" if field else message)
+
+
+class UnknownModelError(InvalidRequestError):
+    """The model id is not in the endpoint's `GET /v1/models` list (an opt-in check before the first call).
+
+    `suggestions` holds the closest listed ids."""
+
+    def __init__(self, model: str, suggestions: list[str]) -> None:
+        self.model = model
+        self.suggestions = suggestions
+        hint = f"; did you mean {' or '.join(repr(name) for name in suggestions)}?" if suggestions else ""
+        super().__init__(
+            "model",
+            f"unknown model {model!r}: the endpoint does not list it{hint} (client.list_models() lists "
+            "every model this key can use)",
+        )
 
 
 class APIError(GradientError):

@@ -267,7 +267,11 @@ class Settings:
 
     @property
     def responses_url(self) -> str:
-        return f"{self.base_url}/v1/responses"
+        return self.url("responses")
+
+    def url(self, path: str) -> str:
+        """The URL of an endpoint path under `/v1` (`responses`, `embeddings`, `models`)."""
+        return f"{self.base_url}/v1/{path}"
 
     @property
     def stream_read_timeout(self) -> float | None:
