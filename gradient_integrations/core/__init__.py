@@ -7,7 +7,8 @@ validation), `response` (the documented body shapes and the normalized `Response
 one reader: SSE events and JSON bodies to deltas and a result, no I/O), `retry` (the one retry policy),
 `errors` (the exception tree), `client` (all HTTP, sync and async), `streams` (one streaming call),
 `pools` (per-event-loop async pools), `lifecycle` (closing a client's owner), `embeddings` (the
-`/v1/embeddings` request, batching and reader), `catalog` (the dated model table, `/v1/models`, prices).
+`/v1/embeddings` request, batching and reader), `catalog` (the dated model table, `/v1/models`, prices),
+`tokens` (offline token estimates), `usage` (token and dollar tallies).
 """
 
 from .catalog import CATALOG, ListedModel, ModelCatalog, ModelInfo, register_model
@@ -56,6 +57,8 @@ from .response import ResponseResult, ToolCall, Usage
 from .retry import RetryPolicy
 from .settings import Settings
 from .streams import AsyncResponseStream, ResponseStream
+from .tokens import estimate_message_tokens, estimate_tokens
+from .usage import ModelUsage, UsageTally
 
 __all__ = [
     "CATALOG",
@@ -83,6 +86,7 @@ __all__ = [
     "MessageItem",
     "ModelCatalog",
     "ModelInfo",
+    "ModelUsage",
     "NamedToolChoice",
     "NotFoundError",
     "PermissionDeniedError",
@@ -109,9 +113,12 @@ __all__ = [
     "UnknownModelError",
     "UnprocessableEntityError",
     "Usage",
+    "UsageTally",
     "aembed_all",
     "build_request",
     "embed_all",
+    "estimate_message_tokens",
+    "estimate_tokens",
     "parse_response",
     "register_model",
 ]

@@ -20,12 +20,11 @@ cost is then unknown, never zero.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any, Literal
 
 from .errors import APIResponseValidationError, InvalidRequestError, UnknownModelError
@@ -124,7 +123,7 @@ def _info(model_id: str, entry: Mapping[str, Any]) -> ModelInfo:
 
 
 def _load_shipped() -> tuple[dict[str, ModelInfo], CatalogSource]:
-    text = resources.files(__package__).joinpath("data").joinpath("models.json").read_text(encoding="utf-8")
+    text = (Path(__file__).parent / "data" / "models.json").read_text(encoding="utf-8")
     data = json.loads(text)
     source = data.get("source", {})
     models = {model_id: _info(model_id, entry) for model_id, entry in data["models"].items()}
@@ -249,6 +248,8 @@ def check_model_listed(model: str, listed: tuple[ListedModel, ...]) -> None:
     ids = [entry.id for entry in listed]
     if model in ids or model.startswith("router:"):
         return
+    import difflib  # only when a model is missing: keeps `import gradient_integrations` light
+
     by_case = {name.lower(): name for name in ids}
     close = difflib.get_close_matches(model.lower(), list(by_case), n=3, cutoff=0.5)
     raise UnknownModelError(model, [by_case[name] for name in close])

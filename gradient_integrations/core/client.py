@@ -38,7 +38,7 @@ import httpx
 from pydantic import SecretStr
 
 from . import deadlines, logs
-from .catalog import ListedModel, read_model_list
+from .catalog import ListedModel, check_model_listed, read_model_list
 from .deadlines import CallClock
 from .embeddings import EmbeddingRequest, EmbeddingResult, read_embeddings
 from .errors import (
@@ -840,6 +840,10 @@ class ResponsesClient(_ClientBase):
             self._listed_models = read_model_list(self._fetch_json("GET", self._models_url, None, None))
         return self._listed_models
 
+    def check_model(self, model: str) -> None:
+        """UnknownModelError ("did you mean ...") unless `GET /v1/models` lists `model`; listed once."""
+        check_model_listed(model, self.list_models())
+
     # -- async I/O ---------------------------------------------------------------------------------
     async def _asend(
         self,
@@ -987,3 +991,7 @@ class ResponsesClient(_ClientBase):
             body = await self._afetch_json("GET", self._models_url, None, None)
             self._listed_models = read_model_list(body)
         return self._listed_models
+
+    async def acheck_model(self, model: str) -> None:
+        """Async `check_model`."""
+        check_model_listed(model, await self.alist_models())

@@ -7,10 +7,12 @@ or 1-2,048 strings), `user` and `encoding_format`, and rejects any other field. 
   an empty string (OpenAI answers 400), a lone surrogate (not UTF-8), and, when the model's input limit is
   known, an input whose estimated token count is over it.
 - `batches` splits the texts into requests of at most `batch_size` (<= 2,048) strings, in order.
-- `EmbeddingRequest.body()` is the wire body. Vectors are asked for as `base64` (little-endian float32,
-  OpenAI's format and what its SDK asks for): a quarter of the bytes of a JSON float list and decoded by
-  `array` in C instead of by the JSON parser. A server that ignores the field and sends floats is read all
-  the same.
+- `EmbeddingRequest.body()` is the wire body. Vectors are asked for as JSON floats by default: base64
+  is smaller and faster to decode, but what it encodes differs by server (OpenAI: little-endian float32;
+  vLLM, the engine behind Gradient's open models, sent float64 -- see the recording in
+  `tests/fixtures/recorded/embeddings/`). `encoding_format="base64"` is there for servers known to be
+  OpenAI-like; its reader tells float64 from float32 by which one gives plausible numbers. A server that
+  ignores the field and sends floats is read all the same.
 - `read_embeddings` turns a body into vectors in input order (the `index` of each row decides, not its
   position) and checks it is what was asked for: one row per input, every index once, one dimension.
 
@@ -26,6 +28,7 @@ import asyncio
 import base64
 import binascii
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_EMBEDDING_CONCURRENCY",
     "MAX_EMBEDDING_INPUTS",
+    "EmbeddingCall",
     "EmbeddingRequest",
     "EmbeddingResult",
     "EmbeddingUsage",
@@ -84,7 +88,7 @@ class EmbeddingRequest:
     model: str
     texts: Sequence[str]
     user: str | None = None
-    encoding_format: EncodingFormat = "base64"
+    encoding_format: EncodingFormat = "float"
 
     def body(self) -> bytes:
         body: dict[str, Any] = {"model": self.model, "input": list(self.texts)}
@@ -113,26 +117,32 @@ def check_texts(
     field: str = "texts",
     max_input_tokens: int | None = None,
     count_tokens: Callable[[str], int] | None = None,
+    one: bool = False,
 ) -> list[str]:
-    """The texts as a list, or InvalidRequestError naming the first bad one: raised before any request."""
+    """The texts as a list, or InvalidRequestError naming the first bad one (`field[i]`, or `field` for
+    `one` text): raised before any request."""
     if isinstance(texts, str):
         raise InvalidRequestError(field, "must be a list of strings; pass [text] to embed one string")
     checked = list(texts)
+
+    def name(index: int) -> str:
+        return field if one else f"{field}[{index}]"
+
     for index, text in enumerate(checked):
         if not isinstance(text, str):
             raise InvalidRequestError(
-                f"{field}[{index}]", f"must be a str, got {type(text).__name__}; convert it to text first"
+                name(index), f"must be a str, got {type(text).__name__}; convert it to text first"
             )
         if not text:
             raise InvalidRequestError(
-                f"{field}[{index}]", "is an empty string, which the endpoint rejects; drop it or embed ' '"
+                name(index), "is an empty string, which the endpoint rejects; drop it or embed ' '"
             )
     try:
         "\x00".join(checked).encode()
     except UnicodeEncodeError:
         index = next(i for i, text in enumerate(checked) if not _is_utf8(text))
         raise InvalidRequestError(
-            f"{field}[{index}]", "contains a lone surrogate (\\ud800-\\udfff), which UTF-8 cannot carry"
+            name(index), "contains a lone surrogate (\\ud800-\\udfff), which UTF-8 cannot carry"
         ) from None
     if max_input_tokens is not None and count_tokens is not None:
         for index, text in enumerate(checked):
@@ -142,7 +152,7 @@ def check_texts(
             estimate = count_tokens(text)
             if estimate > max_input_tokens:
                 raise InvalidRequestError(
-                    f"{field}[{index}]",
+                    name(index),
                     f"is about {estimate:,} tokens, over the model's input limit of {max_input_tokens:,}; "
                     "split it into smaller chunks (e.g. a text splitter) before embedding",
                 )
@@ -167,27 +177,56 @@ def _invalid(message: str) -> APIResponseValidationError:
     return APIResponseValidationError(f"Embeddings answer: {message}")
 
 
-def _vector(embedding: object, position: int) -> list[float]:
-    if isinstance(embedding, str):
-        try:
-            raw = base64.b64decode(embedding, validate=True)
-        except (binascii.Error, ValueError):
-            raise _invalid(f"data[{position}].embedding is a string but not base64") from None
-        if len(raw) % 4:
-            raise _invalid(f"data[{position}].embedding is {len(raw)} bytes, not float32s")
-        floats = array.array("f", raw)
+_FLOAT = frozenset({float})
+_NUMBER = frozenset({float, int})
+# No embedding model puts a component anywhere near this: a vector that has one was decoded wrongly.
+_PLAUSIBLE = 1e4
+
+
+def _plausible(values: list[float]) -> bool:
+    return all(math.isfinite(value) and -_PLAUSIBLE < value < _PLAUSIBLE for value in values)
+
+
+def _upcast(singles: list[float]) -> bool:
+    """float32s widened to float64 (vLLM's case) leave every low word zero and, a model's components
+    never being exactly 0.0, every high word non-zero: read as float32, zeros and non-zeros alternate
+    exactly. A float32 embedding does not (a sparse one has zeros at odd places too)."""
+    # Too short a vector to tell (a 2-dim [0.0, x] is a fine float32 pair): no real model has one.
+    return len(singles) >= 16 and not any(singles[0::2]) and all(singles[1::2])
+
+
+def _from_base64(embedding: str, position: int) -> list[float]:
+    """OpenAI's base64 is little-endian float32; vLLM's was float64 (before its `embed_dtype` option):
+    a payload that reads as widened or implausible float32s, but as plausible float64s, is float64."""
+    try:
+        raw = base64.b64decode(embedding, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid(f"data[{position}].embedding is a string but not base64") from None
+    if len(raw) % 4:
+        raise _invalid(f"data[{position}].embedding is {len(raw)} bytes, not float32s")
+    singles = array.array("f", raw)
+    if not _LITTLE_ENDIAN:
+        singles.byteswap()
+    values = singles.tolist()
+    if len(raw) % 8 == 0 and (_upcast(values) or not _plausible(values)):
+        doubles = array.array("d", raw)
         if not _LITTLE_ENDIAN:
-            floats.byteswap()
-        return floats.tolist()
-    if isinstance(embedding, list) and all(
-        isinstance(value, (int, float)) and not isinstance(value, bool) for value in embedding
-    ):
-        return [float(value) for value in embedding] if _has_ints(embedding) else embedding
+            doubles.byteswap()
+        if _plausible(doubles.tolist()):
+            return doubles.tolist()
+    return values
+
+
+def _vector(embedding: object, position: int) -> list[float]:
+    if isinstance(embedding, list):
+        kinds = set(map(type, embedding))  # one C-speed pass; a float list is the common case
+        if kinds <= _FLOAT:
+            return embedding
+        if kinds <= _NUMBER:
+            return [float(value) for value in embedding]
+    elif isinstance(embedding, str):
+        return _from_base64(embedding, position)
     raise _invalid(f"data[{position}].embedding is neither a list of numbers nor a base64 string")
-
-
-def _has_ints(values: list[Any]) -> bool:
-    return any(type(value) is int for value in values)
 
 
 def _usage(body: Mapping[str, Any]) -> EmbeddingUsage:
@@ -241,7 +280,7 @@ def embed_all(
     *,
     batch_size: int = MAX_EMBEDDING_INPUTS,
     user: str | None = None,
-    encoding_format: EncodingFormat = "base64",
+    encoding_format: EncodingFormat = "float",
     extra_headers: Mapping[str, str] | None = None,
 ) -> EmbeddingResult:
     """Every text's vector, in order: one request per `batch_size` texts, one after another."""
@@ -260,7 +299,7 @@ async def aembed_all(
     batch_size: int = MAX_EMBEDDING_INPUTS,
     max_concurrency: int = DEFAULT_EMBEDDING_CONCURRENCY,
     user: str | None = None,
-    encoding_format: EncodingFormat = "base64",
+    encoding_format: EncodingFormat = "float",
     extra_headers: Mapping[str, str] | None = None,
 ) -> EmbeddingResult:
     """Async `embed_all`, with at most `max_concurrency` requests in flight; the first failure cancels
@@ -284,3 +323,83 @@ async def aembed_all(
         await asyncio.gather(*tasks, return_exceptions=True)  # let them unwind before raising
         raise
     return _join(results, model)
+
+
+@dataclass(frozen=True)
+class EmbeddingCall:
+    """What both adapters' embedding models send: one model's options, checked once at construction.
+
+    `run` / `arun` check the texts (naming `field[i]`), then embed them in batches; the over-long check
+    uses the catalog's input limit for the model (none for a model the catalog does not know) and the
+    core's offline token estimate.
+    """
+
+    model: str
+    batch_size: int = MAX_EMBEDDING_INPUTS
+    max_concurrency: int = DEFAULT_EMBEDDING_CONCURRENCY
+    user: str | None = None
+    encoding_format: EncodingFormat = "float"
+    check_length: bool = True
+
+    def __post_init__(self) -> None:
+        check_model(self.model)
+        check_count(
+            "batch_size", self.batch_size, MAX_EMBEDDING_INPUTS, " (the endpoint's per-request limit)"
+        )
+        check_count("max_concurrency", self.max_concurrency, 64)
+        if self.encoding_format not in ("float", "base64"):
+            raise InvalidRequestError("encoding_format", "must be 'float' or 'base64'")
+
+    def texts(self, texts: Sequence[str], field: str, one: bool = False) -> list[str]:
+        limit = None
+        if self.check_length:
+            from .catalog import CATALOG
+
+            info = CATALOG.get(self.model)
+            limit = info.context_window if info is not None and info.kind == "embedding" else None
+        from .tokens import estimate_tokens
+
+        return check_texts(texts, field=field, max_input_tokens=limit, count_tokens=estimate_tokens, one=one)
+
+    def run(
+        self, client: ResponsesClient, texts: Sequence[str], *, field: str = "texts", one: bool = False
+    ) -> EmbeddingResult:
+        checked = self.texts(texts, field, one)
+        if not checked:
+            return EmbeddingResult([], self.model)
+        result = embed_all(
+            client,
+            self.model,
+            checked,
+            batch_size=self.batch_size,
+            user=self.user,
+            encoding_format=self.encoding_format,
+        )
+        return _counted(result)
+
+    async def arun(
+        self, client: ResponsesClient, texts: Sequence[str], *, field: str = "texts", one: bool = False
+    ) -> EmbeddingResult:
+        checked = self.texts(texts, field, one)
+        if not checked:
+            return EmbeddingResult([], self.model)
+        result = await aembed_all(
+            client,
+            self.model,
+            checked,
+            batch_size=self.batch_size,
+            max_concurrency=self.max_concurrency,
+            user=self.user,
+            encoding_format=self.encoding_format,
+        )
+        return _counted(result)
+
+
+def _counted(result: EmbeddingResult) -> EmbeddingResult:
+    """Report the tokens to the cost trackers open in this context (embeddings have no framework event
+    that carries usage, in LangChain or LlamaIndex)."""
+    from .usage import active_tallies
+
+    for tally in active_tallies():
+        tally.add_embedding(result.model, result.usage.prompt_tokens)
+    return result

@@ -89,7 +89,7 @@ def test_body_is_the_documented_request() -> None:
         "model": "qwen3-embedding-0.6b",
         "input": ["a", "b"],
         "user": "u-1",
-        "encoding_format": "base64",
+        "encoding_format": "float",
     }
 
 
@@ -228,3 +228,25 @@ def test_integer_components_become_floats() -> None:
     result = read_embeddings({"data": [{"index": 0, "embedding": [1, 0.5]}]}, 1, "m")
     assert result.vectors == [[1.0, 0.5]]
     assert all(type(value) is float for value in result.vectors[0])
+
+
+def _doubles(vector: list[float]) -> str:
+    return base64.b64encode(array.array("d", vector).tobytes()).decode()
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [
+        [float(array.array("f", [i / 37 - 0.5])[0]) for i in range(64)],  # float32s widened (vLLM's)
+        [i / 37 - 0.5 + 1e-12 * i for i in range(64)],  # true float64s
+    ],
+)
+def test_float64_base64_is_told_from_float32(vector: list[float]) -> None:
+    body = {"data": [{"index": 0, "embedding": _doubles(vector)}]}
+    assert read_embeddings(body, 1, "m").vectors == [vector]
+
+
+def test_float32_base64_with_zeros_stays_float32() -> None:
+    vector = [0.0 if i % 2 else 0.25 for i in range(64)]  # odd components zero: not a widened pattern
+    body = {"data": [{"index": 0, "embedding": _b64(vector)}]}
+    assert read_embeddings(body, 1, "m").vectors == [vector]

@@ -9,30 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import re
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from embeddings_corpus import FOLDER, loader
 
-FOLDER = Path(__file__).resolve().parents[1] / "fixtures" / "recorded" / "embeddings"
-
-
-def _load_loader() -> ModuleType:
-    name = "embeddings_corpus"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, FOLDER / "corpus.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-loader = _load_loader()
 EXCHANGES = loader.load_exchanges()
 IDS = [exchange.name for exchange in EXCHANGES]
 
