@@ -12,9 +12,9 @@ against, and the target of the benchmarks. Needs the `local` extra (starlette + 
 Modules: `app` (routes, auth, validation, fault staging), `model` (the scripted model), `schema_values`
 (schema-valid JSON for tool arguments and structured output), `wire` (Responses body and DO chunks),
 `openai_events` (the typed-event stream dialect), `vllm_events` (typed events as vLLM sends them, quirks
-included), `chat` (chat completions), `sse` (stream writing and mid-stream faults), `faults` (the fault spec
-language), `connections` (uvicorn's HTTP protocol with request-head limits), `server` (`LocalServer`),
-`__main__` (the CLI).
+included), `chat` (chat completions), `embeddings` (`POST /v1/embeddings`: hashed bag-of-words vectors),
+`sse` (stream writing and mid-stream faults), `faults` (the fault spec language), `connections` (uvicorn's
+HTTP protocol with request-head limits), `server` (`LocalServer`), `__main__` (the CLI).
 The rules of the scripted model and the faults are in the README ("The local Gradient-compatible server").
 
 Limits, so that one client can neither freeze the server nor exhaust its memory (details in `server`):
@@ -25,12 +25,15 @@ total budget (`schema_values.MAX_STEPS`, `MAX_CHARS`), heavy requests answered o
 """
 
 from .app import DEFAULT_MODELS, GradientApp, StreamDialect, create_app
+from .embeddings import DEFAULT_EMBEDDING_MODELS, EmbeddingModel
 from .faults import FaultPlan, FaultSpecError
 from .model import ScriptedModel, ScriptedTurn
 from .server import LocalServer, LocalServerProcess
 
 __all__ = [
+    "DEFAULT_EMBEDDING_MODELS",
     "DEFAULT_MODELS",
+    "EmbeddingModel",
     "FaultPlan",
     "FaultSpecError",
     "GradientApp",

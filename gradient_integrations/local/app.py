@@ -2,8 +2,10 @@
 
 Routes: `POST /v1/responses` (JSON, or `text/event-stream` when `stream` is true, in the DO `response.chunk`
 dialect, the `openai` typed-event dialect, or the `vllm` one with vLLM's quirks), `POST /v1/chat/completions`,
-`GET /v1/models`. Requests are validated with the core's own request models; anything wrong becomes DO's
-error body `{"id", "message", "request_id"}` with the field named in the message, never a traceback.
+`POST /v1/embeddings` (deterministic hashed bag-of-words vectors: `embeddings`), `GET /v1/models` (the chat
+models, then the embedding models). Requests are validated with the core's own request models (embeddings:
+`embeddings.parse_embeddings_request`, to DO's schema); anything wrong becomes DO's error body
+`{"id", "message", "request_id"}` with the field named in the message, never a traceback.
 Unexpected server bugs are logged here and answered with a plain 500 DO body.
 
 Limits, so that one request can neither freeze the server nor exhaust its memory (each answered with DO's
@@ -15,8 +17,9 @@ error body, the connection closed when the body was not read to its end):
 - JSON: UTF-8 only, nested at most `MAX_JSON_DEPTH` (128) levels of arrays and objects, no lone surrogates:
   `400`, with what was wrong in the message.
 - Tool arguments and structured output: generated within a total budget (`schema_values.MAX_STEPS`,
-  `MAX_CHARS`). Requests that may need real work (tools, `json_schema`, `[words:N]`, bodies over 64 KiB)
-  are parsed and answered in a worker thread, so the event loop keeps serving everyone else.
+  `MAX_CHARS`). Requests that may need real work (tools, `json_schema`, `[words:N]`, bodies over 64 KiB;
+  embeddings of more than a few short strings, `embeddings.is_heavy`) are parsed and answered in a worker
+  thread, so the event loop keeps serving everyone else.
 
 A client that disconnects before its body arrived is not a server error: it is not logged (beyond DEBUG).
 """
@@ -32,7 +35,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any, Literal, TypeVar, get_args
 
 from starlette.applications import Starlette
@@ -45,6 +48,15 @@ from starlette.types import Receive, Scope, Send
 from ..core.errors import InvalidRequestError
 from ..core.request import ResponseRequest, build_request
 from .chat import chat_body, chat_request, chat_stream_events
+from .embeddings import (
+    DEFAULT_EMBEDDING_MODELS,
+    EmbeddingModel,
+    EmbeddingsRequestError,
+    embeddings_body,
+    is_heavy,
+    parse_embeddings_request,
+    resolve_embedding_models,
+)
 from .faults import FaultCounters, FaultPlan, FaultSpecError
 from .model import ScriptedModel, ScriptedTurn
 from .openai_events import EventSequence, openai_error_event, openai_stream_events, openai_terminal_event
@@ -84,7 +96,7 @@ MAX_JSON_DEPTH = 128  # pydantic cannot serialize past ~255, json.loads past ~10
 _INLINE_BODY_BYTES = 64 * 1024
 _HEAVY_MARKERS = (b'"tools"', b"json_schema", b"[words:")
 _BODY_READ = "gradient_integrations.body_read"  # scope key: the request body was read to its end
-_ENDPOINTS = ("POST /v1/responses", "POST /v1/chat/completions", "GET /v1/models")
+_ENDPOINTS = ("POST /v1/responses", "POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models")
 _MODELS_CREATED = 1_735_689_600  # 2025-01-01: a fixed date keeps /v1/models deterministic
 _RESPONSE_FIELDS = frozenset(ResponseRequest.model_fields) - {"extra_body"}
 # The typed-event dialects: (all events but the terminal one, the terminal event). Errors are `type: error`.
@@ -163,7 +175,11 @@ def responses_request(body: dict[str, Any]) -> ResponseRequest:
 
 
 class GradientApp:
-    """The local server's ASGI app and its state (scripted model, fault counters). Build with `create_app`."""
+    """The local server's ASGI app and its state (scripted model, fault counters). Build with `create_app`.
+
+    `models` are the chat model ids `GET /v1/models` lists (the chat routes answer any id);
+    `embedding_models` the models `POST /v1/embeddings` answers for (names from `EMBEDDING_MODELS`, or
+    `EmbeddingModel`s), listed after them (once: an id in both lists is an embedding model)."""
 
     def __init__(
         self,
@@ -174,6 +190,7 @@ class GradientApp:
         model: ScriptedModel,
         models: tuple[str, ...],
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        embedding_models: Iterable[str | EmbeddingModel] = DEFAULT_EMBEDDING_MODELS,
     ) -> None:
         if stream_dialect not in STREAM_DIALECTS:
             raise ValueError(f"stream_dialect must be one of {_DIALECT_CHOICES}, got {stream_dialect!r}")
@@ -185,6 +202,7 @@ class GradientApp:
         self.faults = faults
         self.model = model
         self.models = models
+        self.embedding_models = resolve_embedding_models(embedding_models)
         self.counters = FaultCounters()
         self._ids = itertools.count(1)
         self._salt = os.urandom(4).hex()
@@ -192,6 +210,7 @@ class GradientApp:
             routes=[
                 Route("/v1/responses", self._guarded(self._responses), methods=["POST"]),
                 Route("/v1/chat/completions", self._guarded(self._chat), methods=["POST"]),
+                Route("/v1/embeddings", self._guarded(self._embeddings), methods=["POST"]),
                 Route("/v1/models", self._guarded(self._models), methods=["GET"]),
             ],
             exception_handlers={HTTPException: self._http_error},
@@ -316,7 +335,8 @@ class GradientApp:
         return b"".join(chunks)
 
     @staticmethod
-    def _json_body(raw: bytes) -> dict[str, Any]:
+    def _json_object(raw: bytes) -> dict[str, Any]:
+        """The body as a JSON object: UTF-8, not too deep, no lone surrogates; else 400."""
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -339,6 +359,12 @@ class GradientApp:
             )
         if not isinstance(body, dict):
             raise _Reject(400, f"request body: must be a JSON object, got {type(body).__name__}")
+        return body
+
+    @classmethod
+    def _json_body(cls, raw: bytes) -> dict[str, Any]:
+        """A generation request's body (responses, chat): a JSON object with sane `stream` settings."""
+        body = cls._json_object(raw)
         stream = body.get("stream")
         if stream is not None and not isinstance(stream, bool):
             raise _Reject(400, "stream: must be true or false")
@@ -417,10 +443,26 @@ class GradientApp:
             chat_stream_events(turn, meta, include_usage=include_usage), message, request_id, plan, headers
         )
 
+    async def _embeddings(self, request: Request, request_id: str) -> Response:
+        plan = self._plan(request)
+        raw = await self._read_body(request)
+        staged = await self._staged_faults(request, plan, raw)
+        if staged is not None:
+            return staged
+        content = await _run(is_heavy(raw), functools.partial(self._embed, raw))
+        return _json_bytes_answer(content, plan, {"x-request-id": request_id})
+
+    def _embed(self, raw: bytes) -> bytes:
+        try:
+            parsed = parse_embeddings_request(self._json_object(raw), self.embedding_models, self.models)
+        except EmbeddingsRequestError as exc:
+            raise _Reject(exc.status, exc.message) from None
+        return embeddings_body(parsed)
+
     async def _models(self, request: Request, request_id: str) -> Response:
         data = [
             {"id": name, "object": "model", "created": _MODELS_CREATED, "owned_by": "digitalocean"}
-            for name in self.models
+            for name in dict.fromkeys((*self.models, *self.embedding_models))
         ]
         return Response(
             dumps({"object": "list", "data": data}), 200, {"x-request-id": request_id}, "application/json"
@@ -447,7 +489,10 @@ async def _run(heavy: bool, work: Callable[[], _T]) -> _T:
 
 
 def _json_answer(body: dict[str, Any], plan: FaultPlan, headers: dict[str, str]) -> Response:
-    content = dumps(body).encode()
+    return _json_bytes_answer(dumps(body).encode(), plan, headers)
+
+
+def _json_bytes_answer(content: bytes, plan: FaultPlan, headers: dict[str, str]) -> Response:
     if plan.malformed_json or plan.malformed_sse:
         content = content[: len(content) // 2]  # cut mid-object: a client's JSON decoder must fail
     return Response(content, 200, headers, "application/json")
@@ -470,10 +515,12 @@ def create_app(
     always_reason: bool = False,
     models: tuple[str, ...] = DEFAULT_MODELS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    embedding_models: Iterable[str | EmbeddingModel] = DEFAULT_EMBEDDING_MODELS,
 ) -> GradientApp:
     """The bare ASGI app (e.g. for `httpx.ASGITransport`). `faults` is the default fault spec for requests
     that carry no `x-gradient-fault` header; `always_reason` makes every model reason like gpt-oss.
-    `max_body_bytes` bounds a request body (larger: 413, and the connection is closed)."""
+    `max_body_bytes` bounds a request body (larger: 413, and the connection is closed). `models` are the
+    chat models listed, `embedding_models` the models `POST /v1/embeddings` serves (see `GradientApp`)."""
     plan = FaultPlan.parse(faults) if isinstance(faults, str) else faults or FaultPlan()
     return GradientApp(
         api_key=api_key,
@@ -482,4 +529,5 @@ def create_app(
         model=ScriptedModel(always_reason=always_reason),
         models=models,
         max_body_bytes=max_body_bytes,
+        embedding_models=embedding_models,
     )
