@@ -23,6 +23,7 @@ import httpx
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.language_models.base import LangSmithParams
+from langchain_core.language_models.model_profile import ModelProfile
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
@@ -35,7 +36,9 @@ from ..core.lifecycle import ClosesClient
 from ..core.options import CallOptions, constructor_arguments, field_names, resolve_options
 from ..core.secrets import AccessKey, key_from_environment
 from ..core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, normalize_base_url
+from ..core.tokens import estimate_message_tokens, estimate_tokens
 from ._messages import ChunkMapper, StreamSource, message_from_result, messages_to_input
+from ._profiles import model_profile
 from ._structured import StructuredOutputMethod, structured_output
 from ._tools import ToolLike, tool_names, tools_for_call, tools_to_wire
 
@@ -128,10 +131,14 @@ class ChatGradient(ClosesClient, BaseChatModel):
     """More request options by any name of the core's table; unknown names are sent verbatim."""
     extra_body: dict[str, Any] = Field(default_factory=dict)
     """Merged into every request body last, unvalidated."""
+    verify_model: bool = False
+    """Before the first call, check `GET /v1/models` lists `model` (else UnknownModelError, "did you
+    mean ..."); the list is fetched once per client."""
     http_client: httpx.Client | None = Field(default=None, exclude=True)
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
 
     _client: ResponsesClient | None = PrivateAttr(default=None)
+    _verified: str | None = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
         # Every spelling a user brings (ChatOpenAI's names, aliases of the core's table) is mapped here,
@@ -189,6 +196,25 @@ class ChatGradient(ClosesClient, BaseChatModel):
             params["ls_stop"] = [ls_stop] if isinstance(ls_stop, str) else list(ls_stop)
         return params
 
+    def _resolve_model_profile(self) -> ModelProfile | None:
+        """The catalog's facts for `model` (None for a model it does not know, as ChatOpenAI does)."""
+        return model_profile(self.model)
+
+    # -- offline token counting (an estimate: no tokenizer download) ------------------------------------
+    def get_num_tokens(self, text: str) -> int:
+        """Estimated tokens in `text` (`core.tokens`: no download; its measured error is documented)."""
+        return estimate_tokens(text)
+
+    def get_num_tokens_from_messages(
+        self, messages: list[BaseMessage], tools: Sequence[Any] | None = None
+    ) -> int:
+        """Estimated input tokens (`usage.input_tokens`) of the request these messages (and tools) make."""
+        call: dict[str, Any] = {"tools": tools_to_wire(tools)} if tools else {}
+        body = self._options(call).request(messages_to_input(messages)).to_body(stream=False)
+        return estimate_message_tokens(
+            body["input"], body.get("instructions"), tools=body.get("tools"), model=self.model
+        )
+
     def _settings(self) -> Settings:
         return Settings.resolve(
             api_key=self.api_key,
@@ -224,13 +250,13 @@ class ChatGradient(ClosesClient, BaseChatModel):
         fields = dict(state["__dict__"])
         fields["http_client"] = fields["http_async_client"] = None  # live pools cannot travel
         state["__dict__"] = fields
-        state["__pydantic_private__"] = {"_client": None}
+        state["__pydantic_private__"] = {"_client": None, "_verified": None}
         return state
 
     def __copy__(self) -> Self:
         clone = super().__copy__()
         # A copy may change the key or endpoint (`model_copy(update=...)`): it builds its own client.
-        object.__setattr__(clone, "__pydantic_private__", {"_client": None})
+        object.__setattr__(clone, "__pydantic_private__", {"_client": None, "_verified": None})
         return clone
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
@@ -275,6 +301,16 @@ class ChatGradient(ClosesClient, BaseChatModel):
         return _Call(request, options.extra_headers, include_usage, parse_as)
 
     # -- the four call paths -------------------------------------------------------------------------
+    def _verify(self, call: _Call) -> None:
+        if self.verify_model and self._verified != call.request.model:
+            self.client.check_model(call.request.model)
+            self._verified = call.request.model
+
+    async def _averify(self, call: _Call) -> None:
+        if self.verify_model and self._verified != call.request.model:
+            await self.client.acheck_model(call.request.model)
+            self._verified = call.request.model
+
     def _result(self, result: ResponseResult, call: _Call) -> ChatResult:
         message = message_from_result(result, requested_model=call.request.model)
         if call.parse_as is not None and not message.tool_calls:
@@ -301,6 +337,7 @@ class ChatGradient(ClosesClient, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         call = self._prepare(messages, stop, kwargs)
+        self._verify(call)
         return self._result(self.client.create(call.request, extra_headers=call.extra_headers), call)
 
     async def _agenerate(
@@ -311,6 +348,7 @@ class ChatGradient(ClosesClient, BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         call = self._prepare(messages, stop, kwargs)
+        await self._averify(call)
         return self._result(await self.client.acreate(call.request, extra_headers=call.extra_headers), call)
 
     def _stream(
@@ -321,6 +359,7 @@ class ChatGradient(ClosesClient, BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         call = self._prepare(messages, stop, kwargs)
+        self._verify(call)
         with self.client.stream(call.request, extra_headers=call.extra_headers) as stream:
             to_chunk = self._chunk_mapper(stream, call)
             for delta in stream:
@@ -339,6 +378,7 @@ class ChatGradient(ClosesClient, BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         call = self._prepare(messages, stop, kwargs)
+        await self._averify(call)
         async with self.client.astream(call.request, extra_headers=call.extra_headers) as stream:
             to_chunk = self._chunk_mapper(stream, call)
             async for delta in stream:

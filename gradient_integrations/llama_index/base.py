@@ -50,13 +50,13 @@ from llama_index.core.types import BasePydanticProgram, Model, PydanticProgramMo
 from pydantic import Field, PrivateAttr, SecretStr
 
 from gradient_integrations.core import ResponseRequest, ResponsesClient
+from gradient_integrations.core.catalog import CATALOG, UNKNOWN_MODEL_DEFAULTS
 from gradient_integrations.core.lifecycle import ClosesClient
 from gradient_integrations.core.options import constructor_arguments, field_names, resolve_options
 from gradient_integrations.core.secrets import AccessKey
 from gradient_integrations.core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, Settings
 
 from ._messages import to_input_items
-from ._models import context_window_for
 from ._results import (
     ChatStreamState,
     achat_to_completion_stream,
@@ -142,13 +142,23 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
         default="function_calling",
         description="structured_predict by a forced tool call, or by text.format json_schema.",
     )
-    context_window: int | None = Field(default=None, gt=0, description="Override the known window.")
+    context_window: int | None = Field(
+        default=None, gt=0, description="Override the catalog's context window for this model."
+    )
+    is_function_calling_model: bool | None = Field(
+        default=None, description="Override the catalog's tool-calling fact (unknown models: False)."
+    )
+    verify_model: bool = Field(
+        default=False,
+        description="Before the first call, check GET /v1/models lists the model (UnknownModelError).",
+    )
     default_headers: dict[str, str] | None = Field(default=None, description="Headers on every request.")
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra request-body fields for every call."
     )
 
     _client: ResponsesClient | None = PrivateAttr(default=None)
+    _verified: str | None = PrivateAttr(default=None)
     _client_config: tuple[Any, ...] = PrivateAttr(default=())
     _http_client: httpx.Client | None = PrivateAttr(default=None)
     _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
@@ -188,11 +198,19 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
 
     @property
     def metadata(self) -> LLMMetadata:
+        """From the core catalog (`core.catalog`): the model's window, output and tool calling; a model it
+        does not know gets its conservative defaults. `num_output` is what LlamaIndex reserves for the
+        answer when it packs a prompt: `max_tokens` when set, else the model's maximum output capped at
+        a quarter of its window (several models' maximum output is their whole window)."""
+        info = CATALOG.info(self.model)
+        window = self.context_window or info.context_window or UNKNOWN_MODEL_DEFAULTS["context_window"]
+        most = info.max_output_tokens or UNKNOWN_MODEL_DEFAULTS["max_output_tokens"]
+        tools = self.is_function_calling_model
         return LLMMetadata(
-            context_window=self.context_window or context_window_for(self.model),
-            num_output=self.max_tokens or -1,
+            context_window=window,
+            num_output=self.max_tokens or min(most, window // 4),
             is_chat_model=True,
-            is_function_calling_model=True,
+            is_function_calling_model=bool(info.tool_calling) if tools is None else tools,
             model_name=self.model,
         )
 
@@ -262,6 +280,16 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
         call = resolve_options(instance, self.additional_kwargs, options, owner="GradientLLM")
         return call.request(to_input_items(messages)), call.extra_headers
 
+    def _verify(self, model: str) -> None:
+        if self.verify_model and self._verified != model:
+            self.client.check_model(model)
+            self._verified = model
+
+    async def _averify(self, model: str) -> None:
+        if self.verify_model and self._verified != model:
+            await self.client.acheck_model(model)
+            self._verified = model
+
     # -- chat and completion, sync ---------------------------------------------------------------
     @llm_chat_callback()
     def chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
@@ -283,10 +311,12 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
 
     def _chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         request, headers = self._request(messages, kwargs)
+        self._verify(request.model)
         return chat_response_from_result(self.client.create(request, extra_headers=headers))
 
     def _stream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseGen:
         request, headers = self._request(messages, kwargs)  # bad input raises here, not mid-iteration
+        self._verify(request.model)
         stream = self.client.stream(request, extra_headers=headers)  # sends on first iteration
 
         def gen() -> ChatResponseGen:
@@ -318,10 +348,12 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
 
     async def _achat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponse:
         request, headers = self._request(messages, kwargs)
+        await self._averify(request.model)
         return chat_response_from_result(await self.client.acreate(request, extra_headers=headers))
 
     async def _astream_chat(self, messages: Sequence[ChatMessage], **kwargs: Any) -> ChatResponseAsyncGen:
         request, headers = self._request(messages, kwargs)
+        await self._averify(request.model)
         stream = self.client.astream(request, extra_headers=headers)
 
         async def gen() -> ChatResponseAsyncGen:

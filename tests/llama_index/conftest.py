@@ -52,6 +52,7 @@ def make_llm(endpoint: FakeEndpoint) -> Iterator[Callable[..., GradientLLM]]:
         clients.extend([sync_client, async_client])
         options: dict[str, Any] = {
             "model": "m",
+            "is_function_calling_model": True,  # "m" is no catalog model; the fake endpoint calls tools
             "api_key": FAKE_KEY,
             "base_url": FAKE_BASE_URL,
             "max_retries": 0,

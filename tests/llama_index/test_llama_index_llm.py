@@ -27,8 +27,8 @@ from gradient_integrations.core import (
     RateLimitError,
     StreamError,
 )
+from gradient_integrations.core.catalog import UNKNOWN_MODEL_DEFAULTS
 from gradient_integrations.llama_index import GradientLLM
-from gradient_integrations.llama_index._models import DEFAULT_CONTEXT_WINDOW
 
 USER = [ChatMessage(role="user", content="hello")]
 LLMFactory = Callable[..., GradientLLM]
@@ -200,7 +200,13 @@ def test_metadata_describes_a_function_calling_chat_model(make_llm: LLMFactory) 
     meta = make_llm(model="openai-gpt-oss-20b", max_tokens=300).metadata
     assert (meta.context_window, meta.num_output, meta.model_name) == (131_072, 300, "openai-gpt-oss-20b")
     assert meta.is_chat_model and meta.is_function_calling_model
-    assert make_llm(model="brand-new-model").metadata.context_window == DEFAULT_CONTEXT_WINDOW
+    unknown = make_llm(model="brand-new-model", is_function_calling_model=None).metadata
+    assert unknown.context_window == UNKNOWN_MODEL_DEFAULTS["context_window"] == 8192
+    assert unknown.num_output == 2048  # a quarter of the window
+    assert not unknown.is_function_calling_model  # not claimed for a model the catalog does not know
+    assert make_llm(
+        model="brand-new-model", is_function_calling_model=True
+    ).metadata.is_function_calling_model
     assert make_llm(model="brand-new-model", context_window=4096).metadata.context_window == 4096
     assert GradientLLM.class_name() == "gradient_llm" == make_llm().to_dict()["class_name"]
 
