@@ -32,7 +32,7 @@ from ._common import Section
 from ._wrapped import core_overhead_sections, load_streams_sections
 
 # The order; then the 1,000-stream load test, the local server's own throughput, and a long answer
-# streamed through LlamaIndex against llama-index-core's floor.
+# streamed through LlamaIndex against llama-index-core's floor; then 10,000 texts embedded.
 BENCHMARKS = (
     "overhead_inprocess",
     "core_overhead",
@@ -43,6 +43,7 @@ BENCHMARKS = (
     "load_streams",
     "local_server_throughput",
     "llama_index_stream",
+    "embeddings",
 )
 PACKAGES = (
     "gradient-integrations",

@@ -2,10 +2,11 @@
 
 With no access key set, it starts the embedded local Gradient-compatible server in-process and says so in
 one line; with `GRADIENT_MODEL_ACCESS_KEY` (or `MODEL_ACCESS_KEY`, `DIGITALOCEAN_INFERENCE_KEY`) set it calls
-the real endpoint. It shows LangChain (a streamed answer, a two-tool agent loop, structured output, usage
-totals) and LlamaIndex (a streamed query engine answer over bundled documents, a FunctionAgent with a tool),
-with latency and tokens per step. A failure prints one clear line and exits non-zero (`--debug` for the
-traceback).
+the real endpoint. It shows LangChain (a streamed answer, a two-tool agent loop, structured output,
+retrieval with `GradientEmbeddings`) and LlamaIndex (an all-Gradient RAG: a `VectorStoreIndex` embedded
+with `GradientEmbedding`, queried with `GradientLLM`, streamed; a FunctionAgent with a tool), with latency,
+tokens and dollars per step (`get_gradient_callback`, `gradient_usage`; prices from the model catalog).
+A failure prints one clear line and exits non-zero (`--debug` for the traceback).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from pydantic import BaseModel, Field
 
 from .core.errors import GradientError
 from .core.settings import resolve_api_key
+from .core.usage import UsageTally
 
 DEFAULT_MODEL = "openai-gpt-oss-20b"
+EMBEDDING_MODEL = "qwen3-embedding-0.6b"
 
 DOCUMENTS = (
     "Gradient is DigitalOcean's AI platform. Its serverless inference endpoint is "
@@ -62,49 +65,52 @@ def multiply(a: float, b: float) -> float:
 
 @dataclass
 class Report:
-    """Latency and tokens per step, printed as the demo goes and totalled at the end."""
+    """Latency, tokens and dollars per step, printed as the demo goes and totalled at the end.
 
-    input_tokens: int = 0
-    output_tokens: int = 0
-    steps: list[tuple[str, float, int]] = field(default_factory=list)
+    Each step is a `get_gradient_callback()` block: LangChain runs report to it through their callbacks,
+    LlamaIndex calls through its instrumentation events (`install_usage_handler`), embedding calls
+    directly; prices come from the model catalog. Nested in `main`'s own block, which sums every step.
+    """
+
+    steps: list[tuple[str, float]] = field(default_factory=list)
 
     @contextlib.contextmanager
-    def step(self, title: str) -> Iterator[dict[str, int]]:
+    def step(self, title: str) -> Iterator[None]:
+        from .langchain import get_gradient_callback
+
         print(f"\n--- {title}")
-        usage = {"input": 0, "output": 0}
         started = time.perf_counter()
-        yield usage
+        with get_gradient_callback() as counted:
+            yield
         elapsed = time.perf_counter() - started
-        self.input_tokens += usage["input"]
-        self.output_tokens += usage["output"]
-        self.steps.append((title, elapsed, usage["input"] + usage["output"]))
-        print(f"    [{elapsed * 1000:.0f} ms, {usage['input']} in + {usage['output']} out tokens]")
+        self.steps.append((title, elapsed))
+        print(f"    [{elapsed * 1000:.0f} ms, {_usage_line(counted.tally)}]")
 
 
-def _add_lc_usage(usage: dict[str, int], message: Any) -> None:
-    metadata = getattr(message, "usage_metadata", None) or {}
-    usage["input"] += int(metadata.get("input_tokens", 0))
-    usage["output"] += int(metadata.get("output_tokens", 0))
+def _usage_line(tally: UsageTally) -> str:
+    embedded = f" + {tally.embedding_tokens} embedded" if tally.embedding_tokens else ""
+    cost = f"${tally.total_cost:.6f}"
+    if not tally.cost_known:
+        cost += f" + unknown (no price for {', '.join(tally.unpriced_models)})"
+    return f"{tally.prompt_tokens} in + {tally.completion_tokens} out{embedded} tokens, {cost}"
 
 
 def langchain_part(model: str, base_url: str | None, report: Report) -> None:
     from langchain_core.messages import HumanMessage, ToolMessage
     from langchain_core.tools import tool
+    from langchain_core.vectorstores import InMemoryVectorStore
 
-    from .langchain import ChatGradient
+    from .langchain import ChatGradient, GradientEmbeddings
 
     print("\n=== LangChain: ChatGradient")
     llm = ChatGradient(model=model, base_url=base_url, temperature=0.2)
 
-    with report.step("Streamed answer, token by token") as usage:
-        final = None
+    with report.step("Streamed answer, token by token"):
         for chunk in llm.stream("In one sentence, what does a model access key do?"):
             print(chunk.text, end="", flush=True)
-            final = chunk if final is None else final + chunk
         print()
-        _add_lc_usage(usage, final)
 
-    with report.step("Tool-calling agent with two tools") as usage:
+    with report.step("Tool-calling agent with two tools"):
         tools = {t.name: t for t in (tool(get_weather), tool(get_population))}
         agent = llm.bind_tools(list(tools.values()))
         messages: list[Any] = [
@@ -112,7 +118,6 @@ def langchain_part(model: str, base_url: str | None, report: Report) -> None:
         ]
         for _ in range(4):  # an agent loop: call the model, run the tools it asks for, repeat
             reply = agent.invoke(messages)
-            _add_lc_usage(usage, reply)
             messages.append(reply)
             if not reply.tool_calls:
                 break
@@ -122,72 +127,47 @@ def langchain_part(model: str, base_url: str | None, report: Report) -> None:
                 messages.append(ToolMessage(str(output), tool_call_id=call["id"]))
         print(f"    answer: {messages[-1].text}")
 
-    with report.step("Structured output into a pydantic model") as usage:
+    with report.step("Structured output into a pydantic model"):
         structured = llm.with_structured_output(CityFacts, include_raw=True)
         outcome = structured.invoke('Give the facts for the city "Paris".')
-        _add_lc_usage(usage, outcome["raw"])
         print(f"    {outcome['parsed']!r}")
 
-
-def _llama_index_usage_counter() -> Any:
-    """An instrumentation handler summing the usage GradientLLM reports on every LLM end event.
-
-    Query engines and agents do not return usage, but every chat they make ends with an event whose
-    response carries it (`additional_kwargs["prompt_tokens"]`, as llama-index's OpenAI LLM reports it).
-    """
-    from llama_index.core.instrumentation.event_handlers import BaseEventHandler
-    from llama_index.core.instrumentation.events.llm import LLMChatEndEvent
-    from llama_index_instrumentation import get_dispatcher  # what llama_index.core.instrumentation re-exports
-
-    class UsageCounter(BaseEventHandler):
-        input_tokens: int = 0
-        output_tokens: int = 0
-
-        def handle(self, event: Any, **kwargs: Any) -> None:
-            if isinstance(event, LLMChatEndEvent) and event.response is not None:
-                counts = event.response.additional_kwargs
-                self.input_tokens += int(counts.get("prompt_tokens", 0))
-                self.output_tokens += int(counts.get("completion_tokens", 0))
-
-    counter = UsageCounter()
-    get_dispatcher().add_event_handler(counter)
-    return counter
-
-
-def _take_usage(counter: Any, usage: dict[str, int]) -> None:
-    usage["input"] += counter.input_tokens
-    usage["output"] += counter.output_tokens
-    counter.input_tokens = counter.output_tokens = 0
+    with report.step("Retrieval with GradientEmbeddings"):
+        with GradientEmbeddings(model=EMBEDDING_MODEL, base_url=base_url) as embeddings:
+            store = InMemoryVectorStore.from_texts(list(DOCUMENTS), embedding=embeddings)
+            (best,) = store.similarity_search("Which environment variable holds the model access key?", k=1)
+        print(f"    best match: {best.page_content[:70]}...")
 
 
 def llama_index_part(model: str, base_url: str | None, report: Report) -> None:
-    from llama_index.core import Document, SummaryIndex
+    from llama_index.core import Document, VectorStoreIndex
     from llama_index.core.agent.workflow import FunctionAgent
     from llama_index.core.tools import FunctionTool
 
-    from .llama_index import GradientLLM
+    from .llama_index import GradientEmbedding, GradientLLM, install_usage_handler
 
     print("\n=== LlamaIndex: GradientLLM")
+    install_usage_handler()  # LlamaIndex calls report their usage through its instrumentation events
     llm = GradientLLM(model=model, base_url=base_url, temperature=0.2)
-    counter = _llama_index_usage_counter()
 
-    with report.step("Query engine over bundled documents, streamed") as usage:
-        index = SummaryIndex.from_documents([Document(text=text) for text in DOCUMENTS])
-        engine = index.as_query_engine(llm=llm, streaming=True)
+    rag = "All-Gradient RAG: GradientEmbedding index, GradientLLM answer, streamed"
+    with report.step(rag), GradientEmbedding(model_name=EMBEDDING_MODEL, base_url=base_url) as embed_model:
+        index = VectorStoreIndex.from_documents(
+            [Document(text=text) for text in DOCUMENTS], embed_model=embed_model
+        )
+        engine = index.as_query_engine(llm=llm, streaming=True, similarity_top_k=1)
         streamed = engine.query("Which environment variables hold the access key?")
         for token in streamed.response_gen:  # type: ignore[union-attr]
             print(token, end="", flush=True)
         print()
-        _take_usage(counter, usage)
 
-    with report.step("FunctionAgent with a tool") as usage:
+    with report.step("FunctionAgent with a tool"):
         agent = FunctionAgent(tools=[FunctionTool.from_defaults(fn=multiply)], llm=llm)
 
         async def run_agent() -> Any:
             return await agent.run(user_msg="Use multiply with 6 and 7 and tell me the result.")
 
         answer = asyncio.run(run_agent())
-        _take_usage(counter, usage)
         print(f"    answer: {answer}")
 
 
@@ -219,20 +199,21 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             print(f"Using {base_url or os.environ.get('GRADIENT_INFERENCE_ENDPOINT') or 'the DO endpoint'}.")
-        print(f"Model: {args.model}")
+        print(f"Model: {args.model}; embeddings: {EMBEDDING_MODEL}")
+        from .langchain import get_gradient_callback
+
         try:
-            langchain_part(args.model, base_url, report)
-            llama_index_part(args.model, base_url, report)
+            with get_gradient_callback() as total:
+                langchain_part(args.model, base_url, report)
+                llama_index_part(args.model, base_url, report)
         except GradientError as exc:
             if args.debug:
                 raise
             print(f"demo failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
-    total = sum(seconds for _, seconds, _ in report.steps)
-    print(
-        f"\nDone: {len(report.steps)} steps in {total:.2f} s, "
-        f"{report.input_tokens} input + {report.output_tokens} output tokens."
-    )
+    seconds = sum(elapsed for _, elapsed in report.steps)
+    print(f"\nDone: {len(report.steps)} steps in {seconds:.2f} s, {_usage_line(total.tally)}.")
+    print(total)
     return 0
 
 

@@ -27,6 +27,7 @@ from pydantic import TypeAdapter
 from benchmarks import (
     _common,
     _loopback_clients,
+    embeddings,
     import_time,
     llama_index_stream,
     local_server_throughput,
@@ -117,6 +118,17 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
             llama_index_stream.FLOOR,
         },
     },
+    "embeddings": {
+        "embeddings": {
+            embeddings.RAW,
+            embeddings.RAW_ASYNC,
+            embeddings.LANGCHAIN,
+            embeddings.LANGCHAIN_ASYNC,
+            embeddings.LLAMA,
+            embeddings.OPENAI,
+            embeddings.OPENAI_ASYNC,
+        },
+    },
 }
 MODULES = {
     "overhead_inprocess": overhead_inprocess,
@@ -125,6 +137,7 @@ MODULES = {
     "import_time": import_time,
     "scale": scale,
     "llama_index_stream": llama_index_stream,
+    "embeddings": embeddings,
 }
 # The row each ratio column is relative to, which must therefore read exactly 1.
 BASELINES = {
@@ -136,6 +149,8 @@ BASELINES = {
     ("loopback_concurrent", "vs_raw"): _loopback_clients.RAW,
     ("import_time", "vs_openai"): "langchain_openai",
     ("llama_index_stream", "vs_floor"): llama_index_stream.FLOOR,
+    ("embeddings", "wall_ratio"): embeddings.RAW,
+    ("embeddings", "cpu_ratio"): embeddings.RAW,
 }
 
 

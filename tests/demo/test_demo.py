@@ -40,8 +40,9 @@ def test_demo_without_a_key_runs_every_step_on_the_embedded_server(dialect: str)
         "Streamed answer, token by token",
         "Tool-calling agent with two tools",
         "Structured output into a pydantic model",
+        "Retrieval with GradientEmbeddings",
         "=== LlamaIndex: GradientLLM",
-        "Query engine over bundled documents, streamed",
+        "All-Gradient RAG: GradientEmbedding index, GradientLLM answer, streamed",
         "FunctionAgent with a tool",
     ):
         assert heading in out
@@ -49,10 +50,16 @@ def test_demo_without_a_key_runs_every_step_on_the_embedded_server(dialect: str)
     assert "tool get_weather(" in out and "tool get_population(" in out
     assert "CityFacts(city='Paris'" in out
     assert "42" in out.split("FunctionAgent with a tool", 1)[1]
-    # Latency and tokens for each of the five steps, and a non-zero total.
-    assert out.count(" ms, ") == 5
-    assert "Done: 5 steps" in out
-    assert " 0 input + 0 output tokens" not in out
+    # Retrieval found the document about the key, with GradientEmbeddings and with GradientEmbedding.
+    assert "best match: A model access key authorises" in out
+    rag = out.split("All-Gradient RAG", 1)[1].split("FunctionAgent with a tool", 1)[0]
+    assert "GRADIENT_MODEL_ACCESS_KEY" in rag
+    # Latency, tokens and dollars for each of the six steps, and non-zero totals priced by the catalog.
+    assert out.count(" ms, ") == 6
+    assert out.split("Done:", 1)[0].count(" embedded tokens, $") == 2  # both retrieval steps, priced
+    done = out.split("Done: 6 steps", 1)[1]
+    assert " 0 in + 0 out" not in done
+    assert "Total Cost (USD): $0.0" in done and "unknown" not in done
 
 
 def test_unreachable_endpoint_exits_non_zero_with_one_line() -> None:
