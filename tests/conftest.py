@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from core._transports import CountingTransport
 
 if TYPE_CHECKING:
     from gradient_integrations.local import LocalServer
@@ -44,3 +45,11 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     )
     vcr.register_matcher(JSON_BODY_MATCHER, json_body_matcher)
     vcr.register_serializer(SERIALIZER_NAME, StampedYamlSerializer(source))
+
+
+@pytest.fixture
+def counter() -> Iterator[CountingTransport]:
+    """A real-socket sync transport that records each request's path (see `core/_transports.py`)."""
+    transport = CountingTransport()
+    yield transport
+    transport.close()

@@ -265,6 +265,24 @@ class Settings:
             allow_insecure_http=allow_insecure_http is True,
         )
 
+    @classmethod
+    def of(cls, owner: Any) -> Settings:
+        """The settings an adapter class holds as fields of these names (`stream_idle_timeout` optional:
+        embeddings do not stream). The key is checked when a call is made, not here, so a model can be
+        built and pickled without one."""
+        return cls.resolve(
+            api_key=owner.api_key,
+            base_url=owner.base_url,
+            timeout=owner.timeout,
+            max_retries=owner.max_retries,
+            stream_idle_timeout=getattr(owner, "stream_idle_timeout", DEFAULT_STREAM_IDLE_TIMEOUT),
+            deadline=owner.deadline,
+            max_response_bytes=owner.max_response_bytes,
+            allow_insecure_http=owner.allow_insecure_http,
+            default_headers=owner.default_headers,
+            require_key=False,
+        )
+
     @property
     def responses_url(self) -> str:
         return self.url("responses")

@@ -12,8 +12,6 @@ is never pickled or copied.
 
 from __future__ import annotations
 
-import copy
-import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -28,15 +26,14 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
-from typing_extensions import Self
 
 from .. import __version__
 from ..core import ResponseRequest, ResponseResult, ResponsesClient, Settings, values
-from ..core.lifecycle import ClosesClient
 from ..core.options import CallOptions, constructor_arguments, field_names, resolve_options
 from ..core.secrets import AccessKey, key_from_environment
 from ..core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, normalize_base_url
 from ..core.tokens import estimate_message_tokens, estimate_tokens
+from ._client import HoldsClient
 from ._messages import ChunkMapper, StreamSource, message_from_result, messages_to_input
 from ._profiles import model_profile
 from ._structured import StructuredOutputMethod, structured_output
@@ -44,8 +41,6 @@ from ._tools import ToolLike, tool_names, tools_for_call, tools_to_wire
 
 __all__ = ["ChatGradient"]
 
-# Module-level, not per instance: a lock cannot be pickled or deep-copied, and creation is rare.
-_CLIENT_LOCK = threading.Lock()
 # Request fields this class holds as its own fields (the rest of the vocabulary goes to model_kwargs).
 _FIELD_FOR = {
     "model": "model",
@@ -73,7 +68,7 @@ class _Call:
     parse_as: type[BaseModel] | None  # a pydantic `response_format`: the answer is also parsed into it
 
 
-class ChatGradient(ClosesClient, BaseChatModel):
+class ChatGradient(HoldsClient, BaseChatModel):
     """DigitalOcean Gradient serverless inference (`/v1/responses`) as a LangChain chat model.
 
     ```python
@@ -216,55 +211,7 @@ class ChatGradient(ClosesClient, BaseChatModel):
         )
 
     def _settings(self) -> Settings:
-        return Settings.resolve(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            stream_idle_timeout=self.stream_idle_timeout,
-            deadline=self.deadline,
-            max_response_bytes=self.max_response_bytes,
-            allow_insecure_http=self.allow_insecure_http,
-            default_headers=self.default_headers,
-            require_key=False,  # checked when a call is made, so a model can be built and pickled keyless
-        )
-
-    # -- the core client: lazy, never pickled, never copied --------------------------------------------
-    @property
-    def client(self) -> ResponsesClient:
-        """The shared core client (created on first use)."""
-        if self._client is None:
-            # `batch()` calls from threads: without the lock two clients (two pools) could be built.
-            with _CLIENT_LOCK:
-                if self._client is None:
-                    self._client = ResponsesClient.from_settings(
-                        self._settings(),
-                        http_client=self.http_client,
-                        http_async_client=self.http_async_client,
-                    )
-        return self._client
-
-    # The key needs nothing here (an AccessKey pickles as "read from the environment"); live pools do.
-    def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        fields = dict(state["__dict__"])
-        fields["http_client"] = fields["http_async_client"] = None  # live pools cannot travel
-        state["__dict__"] = fields
-        state["__pydantic_private__"] = {"_client": None, "_verified": None}
-        return state
-
-    def __copy__(self) -> Self:
-        clone = super().__copy__()
-        # A copy may change the key or endpoint (`model_copy(update=...)`): it builds its own client.
-        object.__setattr__(clone, "__pydantic_private__", {"_client": None, "_verified": None})
-        return clone
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        clone = self.__copy__()
-        for name, value in self.__dict__.items():
-            if name not in ("http_client", "http_async_client"):  # connection pools are shared, not cloned
-                clone.__dict__[name] = copy.deepcopy(value, memo)
-        return clone
+        return Settings.of(self)
 
     # -- request building (shared by all four call paths) ----------------------------------------------
     def _options(self, call: Mapping[str, Any]) -> CallOptions:

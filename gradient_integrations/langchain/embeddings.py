@@ -9,10 +9,6 @@ Async calls run up to `max_concurrency` requests at once.
 
 from __future__ import annotations
 
-import copy
-import threading
-from typing import Any
-
 import httpx
 from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, field_validator, model_validator
@@ -25,16 +21,15 @@ from ..core.embeddings import (
     EmbeddingCall,
     EncodingFormat,
 )
-from ..core.lifecycle import ClosesClient
 from ..core.secrets import AccessKey, key_from_environment
+from ._client import HoldsClient
 
 __all__ = ["DEFAULT_EMBEDDING_MODEL", "GradientEmbeddings"]
 
 DEFAULT_EMBEDDING_MODEL = "qwen3-embedding-0.6b"
-_CLIENT_LOCK = threading.Lock()
 
 
-class GradientEmbeddings(ClosesClient, BaseModel, Embeddings):
+class GradientEmbeddings(HoldsClient, BaseModel, Embeddings):
     """Gradient serverless embeddings for LangChain (vector stores, retrievers, semantic caches).
 
     ```python
@@ -85,17 +80,7 @@ class GradientEmbeddings(ClosesClient, BaseModel, Embeddings):
         return self
 
     def _settings(self) -> Settings:
-        return Settings.resolve(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            deadline=self.deadline,
-            max_response_bytes=self.max_response_bytes,
-            allow_insecure_http=self.allow_insecure_http,
-            default_headers=self.default_headers,
-            require_key=False,  # checked when a call is made, so a model can be built and pickled keyless
-        )
+        return Settings.of(self)
 
     def _options(self) -> EmbeddingCall:
         """The checked options of a call (built per call: fields may be assigned after construction)."""
@@ -107,39 +92,6 @@ class GradientEmbeddings(ClosesClient, BaseModel, Embeddings):
             encoding_format=self.encoding_format,
             check_length=self.check_embedding_ctx_length,
         )
-
-    @property
-    def client(self) -> ResponsesClient:
-        """The shared core client (created on first use)."""
-        if self._client is None:
-            with _CLIENT_LOCK:
-                if self._client is None:
-                    self._client = ResponsesClient.from_settings(
-                        self._settings(),
-                        http_client=self.http_client,
-                        http_async_client=self.http_async_client,
-                    )
-        return self._client
-
-    def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        fields = dict(state["__dict__"])
-        fields["http_client"] = fields["http_async_client"] = None  # live pools cannot travel
-        state["__dict__"] = fields
-        state["__pydantic_private__"] = {"_client": None}
-        return state
-
-    def __copy__(self) -> Self:
-        clone = super().__copy__()
-        object.__setattr__(clone, "__pydantic_private__", {"_client": None})
-        return clone
-
-    def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Self:
-        clone = self.__copy__()
-        for name, value in self.__dict__.items():
-            if name not in ("http_client", "http_async_client"):
-                clone.__dict__[name] = copy.deepcopy(value, memo)
-        return clone
 
     # -- Embeddings -----------------------------------------------------------------------------------
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -216,18 +216,7 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
 
     # -- the core client: lazy, shared by every call of this instance, never pickled ---------------
     def _settings(self) -> Settings:
-        return Settings.resolve(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            stream_idle_timeout=self.stream_idle_timeout,
-            deadline=self.deadline,
-            max_response_bytes=self.max_response_bytes,
-            allow_insecure_http=self.allow_insecure_http,
-            default_headers=self.default_headers,
-            require_key=False,  # checked when a call is made, so a model can be built and pickled keyless
-        )
+        return Settings.of(self)
 
     @property
     def client(self) -> ResponsesClient:

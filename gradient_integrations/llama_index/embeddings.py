@@ -97,17 +97,7 @@ class GradientEmbedding(ClosesClient, BaseEmbedding):
         return "gradient_embedding"
 
     def _settings(self) -> Settings:
-        return Settings.resolve(
-            api_key=self.api_key,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-            deadline=self.deadline,
-            max_response_bytes=self.max_response_bytes,
-            allow_insecure_http=self.allow_insecure_http,
-            default_headers=self.default_headers,
-            require_key=False,
-        )
+        return Settings.of(self)
 
     def _call(self) -> EmbeddingCall:
         return EmbeddingCall(

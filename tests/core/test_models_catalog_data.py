@@ -7,6 +7,7 @@ models.dev tree built in `tmp_path` (no network, and no real models.dev checkout
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -20,27 +21,14 @@ from typing import Any
 
 import pytest
 
+from gradient_integrations.core.catalog import ModelInfo
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "update_models_catalog.py"
 EXTRA = REPO_ROOT / "scripts" / "models_catalog_extra.json"
 
-MODEL_FIELDS = (
-    "name",
-    "kind",
-    "context_window",
-    "max_output_tokens",
-    "tool_calling",
-    "structured_output",
-    "reasoning",
-    "image_input",
-    "embedding_dimensions",
-    "input_usd_per_mtok",
-    "output_usd_per_mtok",
-    "cached_input_usd_per_mtok",
-    "open_weights",
-    "release_date",
-    "source",
-)
+# Every fact `ModelInfo` reads, in the dataclass's order (the file and the class must not drift apart).
+MODEL_FIELDS = tuple(spec.name for spec in dataclasses.fields(ModelInfo) if spec.name not in ("id", "known"))
 SOURCE_FIELDS = ("name", "repository", "commit", "commit_date", "path", "retrieved", "notes")
 INT_FIELDS = ("context_window", "max_output_tokens", "embedding_dimensions")
 BOOL_FIELDS = ("tool_calling", "structured_output", "reasoning", "image_input", "open_weights")

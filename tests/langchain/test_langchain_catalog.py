@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from core._transports import CountingTransport, InFlightTransport
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, trim_messages
 from langchain_core.tools import tool
 
@@ -24,32 +25,6 @@ from gradient_integrations.local import LocalServer
 
 MODEL = "openai-gpt-oss-120b"
 MISSPELT = "openai-gpt-oss-120"
-
-
-class CountingTransport(httpx.BaseTransport):
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.paths: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class AsyncCountingTransport(httpx.AsyncBaseTransport):
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.paths: list[str] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 # -- profile --------------------------------------------------------------------------------------------
@@ -244,7 +219,7 @@ def test_without_verify_model_a_misspelt_model_is_sent(
 
 
 async def test_verify_model_async_raises_before_any_response_request(local_server: LocalServer) -> None:
-    transport = AsyncCountingTransport()
+    transport = InFlightTransport()
     async with httpx.AsyncClient(transport=transport) as http:
         model = ChatGradient(
             model=MISSPELT, base_url=local_server.base_url, verify_model=True, http_async_client=http
@@ -274,7 +249,7 @@ def test_verify_model_with_a_listed_model_lists_once_across_calls(
 
 
 async def test_verify_model_async_with_a_listed_model_lists_once(local_server: LocalServer) -> None:
-    transport = AsyncCountingTransport()
+    transport = InFlightTransport()
     async with httpx.AsyncClient(transport=transport) as http:
         model = ChatGradient(
             model="llama3.3-70b-instruct",

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from core._transports import CountingTransport, InFlightTransport
 from langchain_core.documents import Document
 from langchain_core.load import dumpd, dumps
 from langchain_core.vectorstores import InMemoryVectorStore
@@ -31,52 +32,6 @@ MODEL = "qwen3-embedding-0.6b"
 DIMENSIONS = 1024
 SECRET = "sk-do-embeddings-secret-4242"
 OVER_LONG = "word " * 9000  # ~9,000 tokens by the core's estimate: over qwen3-embedding-0.6b's 8,000
-
-
-class CountingTransport(httpx.BaseTransport):
-    """Sends through a real transport and records each request's path (retries included)."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.paths: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class InFlightTransport(httpx.AsyncBaseTransport):
-    """Async: records each request's path and the most requests ever in flight (until the body is read)."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.paths: list[str] = []
-        self.in_flight = 0
-        self.most_in_flight = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            response = await self.inner.handle_async_request(request)
-            await response.aread()  # the request is in flight until its whole answer has arrived
-            return response
-        finally:
-            self.in_flight -= 1
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-@pytest.fixture
-def counter() -> Iterator[CountingTransport]:
-    transport = CountingTransport()
-    yield transport
-    transport.close()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from core._transports import CountingTransport, InFlightTransport
 from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.base.response.schema import Response
@@ -37,54 +38,8 @@ FACTS = [
 ]
 
 
-class CountingTransport(httpx.BaseTransport):
-    """Sends through a real transport and records each request's path."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
-        self.paths: list[str] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        return self.inner.handle_request(request)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
-class InFlightTransport(httpx.AsyncBaseTransport):
-    """Async: records each request's path and the most requests ever in flight (until the body is read)."""
-
-    def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
-        self.paths: list[str] = []
-        self.in_flight = 0
-        self.most_in_flight = 0
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self.paths.append(request.url.path)
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            response = await self.inner.handle_async_request(request)
-            await response.aread()  # in flight until the whole answer has arrived
-            return response
-        finally:
-            self.in_flight -= 1
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 def expected(text: str) -> list[float]:
     return local_embed(text, DIMENSIONS)
-
-
-@pytest.fixture
-def counter() -> Iterator[CountingTransport]:
-    transport = CountingTransport()
-    yield transport
-    transport.close()
 
 
 @pytest.fixture
