@@ -95,7 +95,11 @@ class EmbeddingRequest:
         if self.user is not None:
             body["user"] = self.user
         body["encoding_format"] = self.encoding_format
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        except (TypeError, UnicodeEncodeError):  # a request built directly, without `check_texts`
+            check_texts(self.texts, field="input")  # raises, naming the text
+            raise
 
 
 def check_model(model: object) -> str:

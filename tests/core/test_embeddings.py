@@ -250,3 +250,9 @@ def test_float32_base64_with_zeros_stays_float32() -> None:
     vector = [0.0 if i % 2 else 0.25 for i in range(64)]  # odd components zero: not a widened pattern
     body = {"data": [{"index": 0, "embedding": _b64(vector)}]}
     assert read_embeddings(body, 1, "m").vectors == [vector]
+
+
+def test_a_request_built_directly_still_names_a_text_json_cannot_carry() -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        EmbeddingRequest("m", ["ok", "a\ud800"]).body()
+    assert caught.value.field == "input[1]"
