@@ -68,8 +68,9 @@ class GradientEmbedding(ClosesClient, BaseEmbedding):
     )
 
     _client: ResponsesClient | None = PrivateAttr(default=None)
-    _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = PrivateAttr(
-        default_factory=weakref.WeakKeyDictionary
+    # One semaphore per event loop (a semaphore belongs to the loop it first waits on); made on first use.
+    _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = PrivateAttr(
+        default=None
     )
 
     def __init__(
@@ -119,14 +120,15 @@ class GradientEmbedding(ClosesClient, BaseEmbedding):
 
     def __getstate__(self) -> dict[Any, Any]:
         live = (self._client, self._http_client, self._async_http_client, self._gates)
-        self._client, self._http_client, self._async_http_client = None, None, None
-        self._gates = weakref.WeakKeyDictionary()
+        self._client, self._http_client, self._async_http_client, self._gates = None, None, None, None
         try:
             return super().__getstate__()
         finally:
             self._client, self._http_client, self._async_http_client, self._gates = live
 
     def _gate(self) -> asyncio.Semaphore:
+        if self._gates is None:
+            self._gates = weakref.WeakKeyDictionary()
         loop = asyncio.get_running_loop()
         gate = self._gates.get(loop)
         if gate is None:

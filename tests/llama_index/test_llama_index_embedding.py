@@ -291,3 +291,24 @@ def test_verify_model_with_a_listed_model_lists_once(
                     llm.chat([ChatMessage(role="user", content=word)]).message.content == f"You said: {word}"
                 )
     assert counter.paths == ["/v1/models"] + ["/v1/responses"] * 3
+
+
+def test_pickling_drops_the_key_and_live_state_quietly(
+    local_server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import pickle
+
+    secret = "sk-do-llama-embedding-secret-77"
+    model = GradientEmbedding(api_key=secret, base_url=local_server.base_url, max_concurrency=2)
+    with model:
+        asyncio.run(model.aget_text_embedding("warm the client and a gate"))  # live pool and semaphore
+        with caplog.at_level("WARNING"):
+            data = pickle.dumps(model)
+        asyncio.run(model.aclose())
+    assert secret.encode() not in data
+    assert not caplog.records  # nothing was "unpickleable" (llama-index logs what it drops)
+    restored = pickle.loads(data)
+    with restored:
+        assert restored.api_key is None  # re-read from the environment: none here
+        assert restored.get_text_embedding("pickled") == expected("pickled")
