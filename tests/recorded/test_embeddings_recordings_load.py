@@ -1,8 +1,7 @@
 """The recorded `/v1/embeddings` and `/v1/models` exchanges load, parse, and are still the copied bytes.
 
-The recordings live in `tests/fixtures/recorded/embeddings/` (provenance in its README.md). Its loader is
-also called `corpus.py`, so it is imported by file path under its own name: `corpus` on `sys.path` is the
-`/v1/responses` corpus one folder up.
+The recordings live in `tests/fixtures/recorded/embeddings/`, their provenance in the corpus README's
+`embeddings/` section; `embeddings_corpus` imports their loader.
 """
 
 from __future__ import annotations
@@ -24,8 +23,11 @@ def _git_blob(data: bytes) -> str:
 
 
 def _readme_blobs() -> dict[str, str]:
+    """File -> git blob, from the provenance table of the corpus README's `embeddings/` section."""
+    readme = (FOLDER.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## `embeddings/`", 1)[1].split("\n## ", 1)[0]
     row = re.compile(r"^\| `([^`]+)` \|.*\| `([0-9a-f]{40})` \|[^|]*\|$", re.M)
-    return dict(row.findall((FOLDER / "README.md").read_text(encoding="utf-8")))
+    return dict(row.findall(section))
 
 
 def test_every_recording_is_listed_and_byte_identical_to_its_source() -> None:
