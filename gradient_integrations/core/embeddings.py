@@ -34,7 +34,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from .catalog import CATALOG
 from .errors import APIResponseValidationError, InvalidRequestError
+from .tokens import estimate_tokens
+from .usage import active_tallies
 
 if TYPE_CHECKING:
     from .client import ResponsesClient
@@ -355,20 +358,25 @@ class EmbeddingCall:
             raise InvalidRequestError("encoding_format", "must be 'float' or 'base64'")
 
     def texts(self, texts: Sequence[str], field: str, one: bool = False) -> list[str]:
-        limit = None
-        if self.check_length:
-            from .catalog import CATALOG
-
-            info = CATALOG.get(self.model)
-            limit = info.context_window if info is not None and info.kind == "embedding" else None
-        from .tokens import estimate_tokens
-
+        """The texts checked (`check_texts`), against the model's input limit when the catalog has one."""
+        info = CATALOG.get(self.model) if self.check_length else None
+        limit = info.context_window if info is not None and info.kind == "embedding" else None
         return check_texts(texts, field=field, max_input_tokens=limit, count_tokens=estimate_tokens, one=one)
 
     def run(
         self, client: ResponsesClient, texts: Sequence[str], *, field: str = "texts", one: bool = False
     ) -> EmbeddingResult:
-        checked = self.texts(texts, field, one)
+        """Check the texts, then `send` them."""
+        return self.send(client, self.texts(texts, field, one))
+
+    async def arun(
+        self, client: ResponsesClient, texts: Sequence[str], *, field: str = "texts", one: bool = False
+    ) -> EmbeddingResult:
+        """Async `run`."""
+        return await self.asend(client, self.texts(texts, field, one))
+
+    def send(self, client: ResponsesClient, checked: list[str]) -> EmbeddingResult:
+        """Embed texts already checked by `texts`, in batches, and report the tokens to the open trackers."""
         if not checked:
             return EmbeddingResult([], self.model)
         result = embed_all(
@@ -381,10 +389,8 @@ class EmbeddingCall:
         )
         return _counted(result)
 
-    async def arun(
-        self, client: ResponsesClient, texts: Sequence[str], *, field: str = "texts", one: bool = False
-    ) -> EmbeddingResult:
-        checked = self.texts(texts, field, one)
+    async def asend(self, client: ResponsesClient, checked: list[str]) -> EmbeddingResult:
+        """Async `send`, at most `max_concurrency` requests in flight."""
         if not checked:
             return EmbeddingResult([], self.model)
         result = await aembed_all(
@@ -402,8 +408,6 @@ class EmbeddingCall:
 def _counted(result: EmbeddingResult) -> EmbeddingResult:
     """Report the tokens to the cost trackers open in this context (embeddings have no framework event
     that carries usage, in LangChain or LlamaIndex)."""
-    from .usage import active_tallies
-
     for tally in active_tallies():
         tally.add_embedding(result.model, result.usage.prompt_tokens)
     return result

@@ -133,7 +133,6 @@ class ChatGradient(HoldsClient, BaseChatModel):
     http_async_client: httpx.AsyncClient | None = Field(default=None, exclude=True)
 
     _client: ResponsesClient | None = PrivateAttr(default=None)
-    _verified: str | None = PrivateAttr(default=None)
 
     def __init__(self, **kwargs: Any) -> None:
         # Every spelling a user brings (ChatOpenAI's names, aliases of the core's table) is mapped here,
@@ -248,15 +247,14 @@ class ChatGradient(HoldsClient, BaseChatModel):
         return _Call(request, options.extra_headers, include_usage, parse_as)
 
     # -- the four call paths -------------------------------------------------------------------------
+    # `verify_model`: the client lists the models once; each call only looks its model up in that list.
     def _verify(self, call: _Call) -> None:
-        if self.verify_model and self._verified != call.request.model:
+        if self.verify_model:
             self.client.check_model(call.request.model)
-            self._verified = call.request.model
 
     async def _averify(self, call: _Call) -> None:
-        if self.verify_model and self._verified != call.request.model:
+        if self.verify_model:
             await self.client.acheck_model(call.request.model)
-            self._verified = call.request.model
 
     def _result(self, result: ResponseResult, call: _Call) -> ChatResult:
         message = message_from_result(result, requested_model=call.request.model)

@@ -158,7 +158,6 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
     )
 
     _client: ResponsesClient | None = PrivateAttr(default=None)
-    _verified: str | None = PrivateAttr(default=None)
     _client_config: tuple[Any, ...] = PrivateAttr(default=())
     _http_client: httpx.Client | None = PrivateAttr(default=None)
     _async_http_client: httpx.AsyncClient | None = PrivateAttr(default=None)
@@ -269,15 +268,14 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
         call = resolve_options(instance, self.additional_kwargs, options, owner="GradientLLM")
         return call.request(to_input_items(messages)), call.extra_headers
 
+    # `verify_model`: the client lists the models once; each call only looks its model up in that list.
     def _verify(self, model: str) -> None:
-        if self.verify_model and self._verified != model:
+        if self.verify_model:
             self.client.check_model(model)
-            self._verified = model
 
     async def _averify(self, model: str) -> None:
-        if self.verify_model and self._verified != model:
+        if self.verify_model:
             await self.client.acheck_model(model)
-            self._verified = model
 
     # -- chat and completion, sync ---------------------------------------------------------------
     @llm_chat_callback()

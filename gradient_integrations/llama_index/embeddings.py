@@ -158,7 +158,7 @@ class GradientEmbedding(ClosesClient, BaseEmbedding):
         return self._call().run(self.client, [text], field="text", one=True).vectors[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-        return self._call().run(self.client, texts).vectors
+        return self._call().send(self.client, texts).vectors  # checked by get_text_embedding_batch
 
     async def _aget_query_embedding(self, query: str) -> list[float]:
         async with self._gate():
@@ -172,5 +172,5 @@ class GradientEmbedding(ClosesClient, BaseEmbedding):
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         async with self._gate():
-            result = await self._call().arun(self.client, texts)
+            result = await self._call().asend(self.client, texts)  # checked by aget_text_embedding_batch
         return result.vectors
