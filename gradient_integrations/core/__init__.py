@@ -8,9 +8,12 @@ one reader: SSE events and JSON bodies to deltas and a result, no I/O), `retry` 
 `errors` (the exception tree), `client` (all HTTP, sync and async), `streams` (one streaming call),
 `pools` (per-event-loop async pools), `lifecycle` (closing a client's owner), `embeddings` (the
 `/v1/embeddings` request, batching and reader), `catalog` (the dated model table, `/v1/models`, prices),
-`tokens` (offline token estimates), `usage` (token and dollar tallies).
+`tokens` (offline token estimates), `usage` (token and dollar tallies), `batch` (Batch Inference lines,
+splitting and joining results, no I/O) and `batch_jobs` (submitting and watching Batch Inference jobs).
 """
 
+from .batch import BatchStatus, RequestCounts
+from .batch_jobs import BatchJob, aattach_batch, asubmit_batch, attach_batch, submit_batch
 from .catalog import CATALOG, ListedModel, ModelCatalog, ModelInfo, register_model
 from .client import ResponsesClient
 from .embeddings import EmbeddingRequest, EmbeddingResult, EmbeddingUsage, aembed_all, embed_all
@@ -22,6 +25,11 @@ from .errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    BatchError,
+    BatchFailedError,
+    BatchItemError,
+    BatchSubmitError,
+    BatchTimeoutError,
     ConfigurationError,
     ConflictError,
     GradientError,
@@ -70,6 +78,13 @@ __all__ = [
     "AsyncResponseStream",
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
+    "BatchFailedError",
+    "BatchItemError",
+    "BatchJob",
+    "BatchStatus",
+    "BatchSubmitError",
+    "BatchTimeoutError",
     "ConfigurationError",
     "ConflictError",
     "EmbeddingRequest",
@@ -93,6 +108,7 @@ __all__ = [
     "RateLimitError",
     "ReasoningItem",
     "ReasoningText",
+    "RequestCounts",
     "ResponseFailedError",
     "ResponseReader",
     "ResponseRequest",
@@ -114,11 +130,15 @@ __all__ = [
     "UnprocessableEntityError",
     "Usage",
     "UsageTally",
+    "aattach_batch",
     "aembed_all",
+    "asubmit_batch",
+    "attach_batch",
     "build_request",
     "embed_all",
     "estimate_message_tokens",
     "estimate_tokens",
     "parse_response",
     "register_model",
+    "submit_batch",
 ]

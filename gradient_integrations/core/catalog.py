@@ -32,16 +32,19 @@ from .errors import APIResponseValidationError, InvalidRequestError, UnknownMode
 __all__ = [
     "CATALOG",
     "UNKNOWN_MODEL_DEFAULTS",
+    "BatchProvider",
     "CatalogSource",
     "ListedModel",
     "ModelCatalog",
     "ModelInfo",
+    "batch_provider_for",
     "check_model_listed",
     "read_model_list",
     "register_model",
 ]
 
 ModelKind = Literal["chat", "embedding"]
+BatchProvider = Literal["openai", "anthropic", "none"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class ModelInfo:
     cached_input_usd_per_mtok: float | None = None
     open_weights: bool | None = None
     release_date: str | None = None
+    # Which Batch Inference `provider` runs this model: "openai" or "anthropic"; "none" when Batch Inference
+    # cannot serve it (DO-hosted open models); None when unknown. See `batch_provider_for`.
+    batch_provider: BatchProvider | None = None
     source: str | None = None
     known: bool = True
 
@@ -118,8 +124,26 @@ class CatalogSource:
 _FIELDS = {spec.name for spec in dataclasses.fields(ModelInfo)} - {"id", "known"}
 
 
+def batch_provider_for(model_id: str, entry: Mapping[str, Any]) -> BatchProvider:
+    """Which Batch Inference provider serves a model of the shipped table.
+
+    DO's Batch Inference runs OpenAI and Anthropic models only (its job's `provider` enum is `openai` |
+    `anthropic`, `inference_create_batch.yml`); DO-hosted open-weights models, `openai-gpt-oss-*` included,
+    are not batched. The table's ids name the vendor first (`openai-gpt-5`, `anthropic-claude-...`).
+    """
+    if entry.get("kind", "chat") != "chat" or entry.get("open_weights") is not False:
+        return "none"
+    if model_id.startswith("openai-"):
+        return "openai"
+    if model_id.startswith("anthropic-"):
+        return "anthropic"
+    return "none"
+
+
 def _info(model_id: str, entry: Mapping[str, Any]) -> ModelInfo:
-    return ModelInfo(id=model_id, **{name: value for name, value in entry.items() if name in _FIELDS})
+    facts = {name: value for name, value in entry.items() if name in _FIELDS}
+    facts.setdefault("batch_provider", batch_provider_for(model_id, entry))
+    return ModelInfo(id=model_id, **facts)
 
 
 def _load_shipped() -> tuple[dict[str, ModelInfo], CatalogSource]:

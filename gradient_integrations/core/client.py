@@ -81,6 +81,7 @@ _VERSION = "0.1.0"
 # `authorization` or `accept` must replace ours, never travel alongside it as a second header.
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
 _GET_HEADERS = {"accept": "application/json"}
+_OCTET_HEADERS = {"content-type": "application/octet-stream"}
 _SSE_HEADERS = {
     "content-type": "application/json",
     "accept": "text/event-stream",
@@ -102,7 +103,8 @@ def _scrubbed(request: httpx.Request) -> httpx.Request:
     return request
 
 
-def _encode(request: ResponseRequest, body: dict[str, Any]) -> bytes:
+def encode_body(request: ResponseRequest, body: dict[str, Any]) -> bytes:
+    """The request's JSON bytes; a value JSON or UTF-8 cannot carry raises InvalidRequestError naming it."""
     try:
         return json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
@@ -436,7 +438,7 @@ class _ClientBase:
         # build_request runs the cross-field checks, but a ResponseRequest made directly or by
         # model_copy(update=...) skips them: repeat them here, before anything is sent.
         request._check_tool_choice()
-        content = _encode(request, request.to_body(stream=stream))
+        content = encode_body(request, request.to_body(stream=stream))
         return self._http_request(
             http, "POST", self._url, content, stream=stream, extra_headers=extra_headers
         )
@@ -461,6 +463,37 @@ class _ClientBase:
         return http.build_request(
             method, url, content=content, headers=headers, timeout=self._timeouts[stream]
         )
+
+    def _presigned_request(
+        self, http: httpx.Client | httpx.AsyncClient, method: str, url: str, content: bytes | None
+    ) -> httpx.Request:
+        """A request to a presigned object-store URL (Batch Inference files). The URL is its own credential
+        and its host is not the endpoint's: no Authorization goes there, neither ours nor an injected
+        client's default header (its `auth` is turned off in the send loop), and the body goes as
+        `application/octet-stream`, which the signature tolerates (`inference_upload_batch_file.yml`)."""
+        headers = _OCTET_HEADERS if content is not None else {}
+        request = http.build_request(
+            method, url, content=content, headers=headers, timeout=self._timeouts[False]
+        )
+        request.headers.pop("authorization", None)
+        return request
+
+    def _split_lines(self, pending: bytearray, chunk: bytes, response: httpx.Response) -> list[bytes]:
+        """Complete lines of a downloaded JSONL file; the rest stays in `pending` (each line is bounded by
+        `max_response_bytes`, so a file without newlines cannot fill memory)."""
+        pending += chunk
+        end = pending.rfind(b"\n")
+        if end < 0:
+            if len(pending) > self.settings.max_response_bytes:
+                raise ResponseTooLargeError(
+                    f"A line of the downloaded file is larger than max_response_bytes "
+                    f"({self.settings.max_response_bytes:,} bytes)",
+                    request=_scrubbed(response.request),
+                )
+            return []
+        lines = bytes(pending[:end]).split(b"\n")
+        del pending[: end + 1]
+        return lines
 
     # -- the call clock (shared by both loops) -----------------------------------------------------
     def _clock(self) -> CallClock:
@@ -560,7 +593,10 @@ class _ClientBase:
         if not logger.isEnabledFor(logging.DEBUG):
             return
         elapsed_ms = (time.perf_counter() - started) * 1000
-        logger.debug("%s %s -> %s in %.1f ms", request.method, request.url, outcome, elapsed_ms)
+        url = request.url
+        if b"signature" in url.query.lower():  # a presigned URL's query is its credential: not for logs
+            url = url.copy_with(query=b"<signed>")
+        logger.debug("%s %s -> %s in %.1f ms", request.method, url, outcome, elapsed_ms)
         if wait is not None:
             logger.debug(
                 "retrying in %.2f s (retry %d of %d)", wait, retries + 1, self.retry_policy.max_retries
@@ -721,16 +757,23 @@ class ResponsesClient(_ClientBase):
         return self._send_request(http, http_request, stream=stream, clock=clock)
 
     def _send_request(
-        self, http: httpx.Client, http_request: httpx.Request, *, stream: bool, clock: CallClock
+        self,
+        http: httpx.Client,
+        http_request: httpx.Request,
+        *,
+        stream: bool,
+        clock: CallClock,
+        presigned: bool = False,
     ) -> httpx.Response:
         """Send with retries per the policy; the first success response, unread, or its typed error."""
         capped = self._capped["sync"]
+        auth = None if presigned else httpx.USE_CLIENT_DEFAULT
         retries = 0
         while True:
             self._begin_attempt(http_request, clock, retries, capped, stream)
             started = time.perf_counter()
             try:
-                response = http.send(http_request, stream=True)
+                response = http.send(http_request, stream=True, auth=auth)
             except httpx.TransportError as exc:
                 wait = self._wait_after_error(retries, exc, http_request, started, clock)
             else:
@@ -844,6 +887,33 @@ class ResponsesClient(_ClientBase):
         """UnknownModelError ("did you mean ...") unless `GET /v1/models` lists `model`; listed once."""
         check_model_listed(model, self.list_models())
 
+    def put_presigned(self, url: str, content: bytes) -> None:
+        """`PUT` bytes to a presigned URL (no key goes there), retried per the policy like any call."""
+        clock = self._clock()
+        http = self.http_client
+        request = self._presigned_request(http, "PUT", url, content)
+        self._send_request(http, request, stream=False, clock=clock, presigned=True).close()
+
+    def iter_presigned_lines(self, url: str) -> Generator[bytes, None, None]:
+        """`GET` a presigned URL's file line by line (no key goes there), without holding the whole file."""
+        clock = self._clock()
+        http = self.http_client
+        request = self._presigned_request(http, "GET", url, None)
+        response = self._send_request(http, request, stream=True, clock=clock, presigned=True)
+        pending = bytearray()
+        try:
+            self._begin_stream(clock)
+            for chunk in response.iter_bytes():
+                clock.phase(self._idle)
+                deadlines.use(clock)
+                yield from self._split_lines(pending, chunk, response)
+        except httpx.TransportError as exc:
+            raise self._body_lost(response, exc, clock) from exc
+        finally:
+            response.close()
+        if pending:
+            yield bytes(pending)
+
     # -- async I/O ---------------------------------------------------------------------------------
     async def _asend(
         self,
@@ -858,16 +928,23 @@ class ResponsesClient(_ClientBase):
         return await self._asend_request(http, http_request, stream=stream, clock=clock)
 
     async def _asend_request(
-        self, http: httpx.AsyncClient, http_request: httpx.Request, *, stream: bool, clock: CallClock
+        self,
+        http: httpx.AsyncClient,
+        http_request: httpx.Request,
+        *,
+        stream: bool,
+        clock: CallClock,
+        presigned: bool = False,
     ) -> httpx.Response:
         """Async `_send_request`."""
         capped = self._capped["async"]
+        auth = None if presigned else httpx.USE_CLIENT_DEFAULT
         retries = 0
         while True:
             self._begin_attempt(http_request, clock, retries, capped, stream)
             started = time.perf_counter()
             try:
-                response = await http.send(http_request, stream=True)
+                response = await http.send(http_request, stream=True, auth=auth)
             except httpx.TransportError as exc:
                 wait = self._wait_after_error(retries, exc, http_request, started, clock)
             else:
@@ -995,3 +1072,32 @@ class ResponsesClient(_ClientBase):
     async def acheck_model(self, model: str) -> None:
         """Async `check_model`."""
         check_model_listed(model, await self.alist_models())
+
+    async def aput_presigned(self, url: str, content: bytes) -> None:
+        """Async `put_presigned`."""
+        clock = self._clock()
+        http = self.http_async_client
+        request = self._presigned_request(http, "PUT", url, content)
+        response = await self._asend_request(http, request, stream=False, clock=clock, presigned=True)
+        await response.aclose()
+
+    async def aiter_presigned_lines(self, url: str) -> AsyncGenerator[bytes, None]:
+        """Async `iter_presigned_lines`."""
+        clock = self._clock()
+        http = self.http_async_client
+        request = self._presigned_request(http, "GET", url, None)
+        response = await self._asend_request(http, request, stream=True, clock=clock, presigned=True)
+        pending = bytearray()
+        try:
+            self._begin_stream(clock)
+            async for chunk in response.aiter_bytes():
+                clock.phase(self._idle)
+                deadlines.use(clock)
+                for line in self._split_lines(pending, chunk, response):
+                    yield line
+        except httpx.TransportError as exc:
+            raise self._body_lost(response, exc, clock) from exc
+        finally:
+            await response.aclose()
+        if pending:
+            yield bytes(pending)

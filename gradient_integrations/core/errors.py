@@ -21,7 +21,7 @@ The tree::
         ├── APIResponseValidationError     a success answer that cannot be read: undecodable, not the
         │   │                              documented shape, or larger than `max_response_bytes`
         │   └── ResponseTooLargeError      ... because it is larger than `max_response_bytes`
-        └── StreamError                    an answer broke after it started; `.partial` holds what arrived
+        ├── StreamError                    an answer broke after it started; `.partial` holds what arrived
             ├── ResponseFailedError        the server reported the response failed (`response.failed`,
             │                              an `error` event, or a body with `"status": "failed"` or an
             │                              `error` object)
@@ -29,10 +29,21 @@ The tree::
             └── StreamConnectionError      the connection broke mid-stream (also an APIConnectionError)
                 └── StreamTimeoutError     no event within the idle/read timeout, or the deadline passed
                                            mid-stream (also an APITimeoutError)
+        └── BatchError                     a Batch Inference job (or its submission) did not end as asked;
+            │                              `.job` is its handle, to re-attach, wait again or cancel
+            ├── BatchSubmitError           submitting failed after some of a split input's jobs were created
+            ├── BatchFailedError           the job failed as a whole (e.g. its input file was refused):
+            │                              no answers; `.errors` are the job's errors
+            ├── BatchTimeoutError          `wait(timeout=...)` passed; the job goes on running
+            └── BatchItemError             one item without an answer: its error-file entry (`.code`), or the
+                                           job ended (cancelled, expired) before it ran; never raised,
+                                           returned in that item's place by `results()`
 
 So `except APIConnectionError` (or `APITimeoutError`) catches a transport failure wherever it happens, before
 or during a stream, while `except StreamError` catches every stream that broke, with what it delivered.
 `ResponseFailedError` is the server's own verdict, not a transport failure: never an APIConnectionError.
+A batch item that the endpoint answered with an error status is the same typed error a live call raises
+(`BadRequestError`, `RateLimitError`, ...), built from its line of the batch output or error file.
 
 Messages never contain the access key: they are built only from the status, the server's error body and
 our own text, and `redact()` scrubs any bearer token that a server echoes back.
@@ -57,6 +68,11 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchError",
+    "BatchFailedError",
+    "BatchItemError",
+    "BatchSubmitError",
+    "BatchTimeoutError",
     "ConfigurationError",
     "ConflictError",
     "GradientError",
@@ -128,6 +144,7 @@ class InvalidRequestError(GradientError, ValueError):
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
+        self.problem = message  # the message without the field: to re-raise it under a longer path
         super().__init__(f"{field}: {message}" if field else message)
 
 
@@ -266,6 +283,46 @@ class StreamTimeoutError(StreamConnectionError, APITimeoutError):
 
 class StreamValidationError(StreamError, APIResponseValidationError):
     """A stream event that cannot be read (bad JSON, wrong shape, over `max_response_bytes`)."""
+
+
+class BatchError(APIError):
+    """A Batch Inference job, or its submission, that did not end as asked. `job` is its handle (or None)."""
+
+    def __init__(self, message: str, *, job: Any = None) -> None:
+        super().__init__(message)
+        self.job = job
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        rebuild, args, state = super().__reduce__()
+        return rebuild, args, {**state, "job": None}  # the job holds a client: re-attach by `job.id` instead
+
+
+class BatchSubmitError(BatchError):
+    """Submitting a split input failed after some of its jobs were created: `job` holds those (the cause is
+    chained), so they can be cancelled or waited for; nothing else was submitted."""
+
+
+class BatchFailedError(BatchError):
+    """The job failed as a whole (`status` "failed"): no item was answered. `errors` are the job's own
+    (`{"code", "message", "line"}`, `line` 1-based in the job's input file)."""
+
+    def __init__(self, message: str, *, job: Any = None, errors: tuple[dict[str, Any], ...] = ()) -> None:
+        super().__init__(message, job=job)
+        self.errors = errors
+
+
+class BatchTimeoutError(BatchError):
+    """`wait(timeout=...)` passed before the job ended; the job goes on running (`job.wait()` again)."""
+
+
+class BatchItemError(BatchError):
+    """One batch item with no answer, returned in its place by `results()`: `code` says why, e.g. the
+    error file's `batch_expired`, or `not_run` for an item the job ended (cancelled, expired) without."""
+
+    def __init__(self, message: str, *, code: str, custom_id: str, job: Any = None) -> None:
+        super().__init__(message, job=job)
+        self.code = code
+        self.custom_id = custom_id
 
 
 _STATUS_ERRORS: dict[int, type[APIStatusError]] = {

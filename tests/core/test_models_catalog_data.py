@@ -27,8 +27,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = REPO_ROOT / "scripts" / "update_models_catalog.py"
 EXTRA = REPO_ROOT / "scripts" / "models_catalog_extra.json"
 
-# Every fact `ModelInfo` reads, in the dataclass's order (the file and the class must not drift apart).
-MODEL_FIELDS = tuple(spec.name for spec in dataclasses.fields(ModelInfo) if spec.name not in ("id", "known"))
+# Every fact `ModelInfo` reads, in the dataclass's order (the file and the class must not drift apart);
+# `batch_provider` is not in the file: the catalog derives it by a rule (`batch_provider_for`).
+MODEL_FIELDS = tuple(
+    spec.name for spec in dataclasses.fields(ModelInfo) if spec.name not in ("id", "known", "batch_provider")
+)
 SOURCE_FIELDS = ("name", "repository", "commit", "commit_date", "path", "retrieved", "notes")
 INT_FIELDS = ("context_window", "max_output_tokens", "embedding_dimensions")
 BOOL_FIELDS = ("tool_calling", "structured_output", "reasoning", "image_input", "open_weights")
