@@ -29,6 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, Valid
 
 from .. import __version__
 from ..core import ResponseRequest, ResponseResult, ResponsesClient, Settings, values
+from ..core.batch_jobs import BatchJob
+from ..core.errors import InvalidRequestError
 from ..core.options import CallOptions, constructor_arguments, field_names, resolve_options
 from ..core.secrets import AccessKey, key_from_environment
 from ..core.settings import DEFAULT_STREAM_IDLE_TIMEOUT, normalize_base_url
@@ -331,6 +333,77 @@ class ChatGradient(HoldsClient, BaseChatModel):
                 if run_manager is not None:
                     await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
                 yield chunk
+
+    # -- Batch Inference (see `batch`: the function forms also take bindings and structured output) -----
+    def _batch_message(self, result: ResponseResult, call: _Call | None) -> AIMessage:
+        if call is None:
+            return message_from_result(result, requested_model=self.model)
+        message = self._result(result, call).generations[0].message
+        assert isinstance(message, AIMessage)
+        return message
+
+    @staticmethod
+    def _not_through_binding(config: Any) -> None:
+        # A RunnableBinding forwards a method call with `config=` filled in but without its bound options
+        # (tools, response_format): refuse instead of submitting lines that silently lack them.
+        if config is not None:
+            raise InvalidRequestError(
+                "submit_batch",
+                "called through a binding (bind_tools, bind, with_config), whose bound options a method "
+                "call cannot see; use gradient_integrations.langchain.submit_batch(bound, inputs)",
+            )
+
+    def submit_batch(
+        self,
+        inputs: Sequence[LanguageModelInput],
+        *,
+        batch_metadata: Mapping[str, str] | None = None,
+        config: Any = None,
+        **call_options: Any,
+    ) -> BatchJob[AIMessage]:
+        """Submit `inputs` (strings, message lists, prompt values) as a DigitalOcean Batch Inference job.
+
+        Each line's body is what `invoke(input, **call_options)` would send. Returns a `BatchJob`: `.id`
+        (keep it to re-attach with `batch_job(id)`), `.status`, `.request_counts`, `.wait(progress=True)`,
+        `.results()` (one AIMessage or the exception per input, in input order), `.cancel()`. Inputs over
+        50,000 lines or 200 MB become several jobs under one handle. Batch Inference serves OpenAI models
+        through these lines; other models are refused before anything is uploaded."""
+        from .batch import submit_batch
+
+        self._not_through_binding(config)
+        job: BatchJob[AIMessage] = submit_batch(self, inputs, batch_metadata=batch_metadata, **call_options)
+        return job
+
+    async def asubmit_batch(
+        self,
+        inputs: Sequence[LanguageModelInput],
+        *,
+        batch_metadata: Mapping[str, str] | None = None,
+        config: Any = None,
+        **call_options: Any,
+    ) -> BatchJob[AIMessage]:
+        """Async `submit_batch`."""
+        from .batch import asubmit_batch
+
+        self._not_through_binding(config)
+        job: BatchJob[AIMessage] = await asubmit_batch(
+            self, inputs, batch_metadata=batch_metadata, **call_options
+        )
+        return job
+
+    def batch_job(self, job_id: str | Sequence[str]) -> BatchJob[AIMessage]:
+        """Re-attach to a submitted job by its `BatchJob.id` (after a restart, in another process)."""
+        from .batch import attach_batch
+
+        job: BatchJob[AIMessage] = attach_batch(self, job_id)
+        return job
+
+    async def abatch_job(self, job_id: str | Sequence[str]) -> BatchJob[AIMessage]:
+        """Async `batch_job`."""
+        from .batch import aattach_batch
+
+        job: BatchJob[AIMessage] = await aattach_batch(self, job_id)
+        return job
 
     # -- tools and structured output -----------------------------------------------------------------
     def bind_tools(

@@ -13,7 +13,7 @@ sent verbatim) and per-call keyword arguments (any name of the table, `extra_bod
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -49,7 +49,14 @@ from llama_index.core.prompts import BasePromptTemplate, PromptTemplate
 from llama_index.core.types import BasePydanticProgram, Model, PydanticProgramMode
 from pydantic import Field, PrivateAttr, SecretStr
 
-from gradient_integrations.core import ResponseRequest, ResponsesClient
+from gradient_integrations.core import ResponseRequest, ResponseResult, ResponsesClient
+from gradient_integrations.core.batch_jobs import (
+    BatchJob,
+    aattach_batch,
+    asubmit_batch,
+    attach_batch,
+    submit_batch,
+)
 from gradient_integrations.core.catalog import CATALOG, UNKNOWN_MODEL_DEFAULTS
 from gradient_integrations.core.lifecycle import ClosesClient
 from gradient_integrations.core.options import constructor_arguments, field_names, resolve_options
@@ -65,6 +72,7 @@ from ._results import (
 )
 from ._structured import JsonSchemaProgram
 from ._tools import keep_first_tool_call, resolve_tool_choice, tool_selections, tool_specs
+from .batch import BatchInput, plan_batch, read_batch_result
 
 if TYPE_CHECKING:
     from llama_index.core.tools.types import BaseTool
@@ -391,6 +399,71 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
         self, response: ChatResponse, error_on_no_tool_call: bool = True, **kwargs: Any
     ) -> list[ToolSelection]:
         return tool_selections(response, error_on_no_tool_call=error_on_no_tool_call)
+
+    # -- Batch Inference (see `batch`) -----------------------------------------------------------------
+    def submit_batch(
+        self,
+        inputs: Sequence[BatchInput],
+        *,
+        tools: Sequence[BaseTool] | None = None,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        allow_parallel_tool_calls: bool = False,
+        batch_metadata: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> BatchJob[ChatResponse]:
+        """Submit `inputs` (message lists or prompt strings) as a DigitalOcean Batch Inference job.
+
+        Each line's body is what `chat(messages, **kwargs)` sends (with `tools=`, `chat_with_tools`).
+        Returns a `BatchJob`: `.id` (keep it to re-attach with `batch_job(id)`), `.status`,
+        `.request_counts`, `.wait(progress=True)`, `.results()` (one ChatResponse or the exception per
+        input, in input order), `.cancel()`. Inputs over 50,000 lines or 200 MB become several jobs under
+        one handle. Batch Inference serves OpenAI models; others are refused before anything is sent."""
+        requests, convert = self._batch_plan(
+            inputs, tools, tool_required, tool_choice, allow_parallel_tool_calls, kwargs
+        )
+        return submit_batch(self.client, requests, convert, metadata=batch_metadata)
+
+    async def asubmit_batch(
+        self,
+        inputs: Sequence[BatchInput],
+        *,
+        tools: Sequence[BaseTool] | None = None,
+        tool_required: bool = False,
+        tool_choice: str | dict[str, Any] | None = None,
+        allow_parallel_tool_calls: bool = False,
+        batch_metadata: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> BatchJob[ChatResponse]:
+        """Async `submit_batch`."""
+        requests, convert = self._batch_plan(
+            inputs, tools, tool_required, tool_choice, allow_parallel_tool_calls, kwargs
+        )
+        return await asubmit_batch(self.client, requests, convert, metadata=batch_metadata)
+
+    def batch_job(self, job_id: str | Sequence[str]) -> BatchJob[ChatResponse]:
+        """Re-attach to a submitted job by its `BatchJob.id` (after a restart, in another process)."""
+        return attach_batch(self.client, job_id, read_batch_result)
+
+    async def abatch_job(self, job_id: str | Sequence[str]) -> BatchJob[ChatResponse]:
+        """Async `batch_job`."""
+        return await aattach_batch(self.client, job_id, read_batch_result)
+
+    def _batch_plan(
+        self,
+        inputs: Sequence[BatchInput],
+        tools: Sequence[BaseTool] | None,
+        tool_required: bool,
+        tool_choice: str | dict[str, Any] | None,
+        allow_parallel_tool_calls: bool,
+        kwargs: Mapping[str, Any],
+    ) -> tuple[list[ResponseRequest], Callable[[ResponseResult], ChatResponse]]:
+        tool_options = {
+            "tool_required": tool_required,
+            "tool_choice": tool_choice,
+            "allow_parallel_tool_calls": allow_parallel_tool_calls,
+        }
+        return plan_batch(self, inputs, tools=tools, tool_options=tool_options, options=kwargs)
 
     # -- structured output -----------------------------------------------------------------------
     # llama-index picks a program by `pydantic_program_mode`; in its DEFAULT and FUNCTION modes this LLM
