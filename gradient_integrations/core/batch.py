@@ -20,7 +20,7 @@ error, the same one a live call would raise (`BadRequestError`, `RateLimitError`
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -242,6 +242,7 @@ def _str_or_none(value: Any) -> str | None:
 
 # -- results -----------------------------------------------------------------------------------------
 ItemResult = ResponseResult | GradientError
+_MISSING: Any = object()  # no line answered the item (a converted answer may itself be None)
 
 
 class ResultJoiner:
@@ -251,10 +252,15 @@ class ResultJoiner:
     a `BatchItemError` saying why (`finish(reason=...)`), so a cancelled or expired job still gives every
     answer it produced."""
 
-    def __init__(self, total: int, *, job: Any = None) -> None:
+    def __init__(
+        self, total: int, *, job: Any = None, convert: Callable[[ItemResult], Any] | None = None
+    ) -> None:
         self.total = total
         self._job = job
-        self._results: list[ItemResult | None] = [None] * total
+        # Converted as each line arrives (an adapter's message type), so a file's parsed JSON is not all held
+        # until the end: peak memory is the answers, not the answers plus every raw body.
+        self._convert = convert
+        self._results: list[Any] = [_MISSING] * total
 
     def add_lines(self, lines: Iterable[bytes], *, source: str) -> None:
         """Every line of one file (`source` names it in errors); blank lines are skipped."""
@@ -271,14 +277,17 @@ class ResultJoiner:
                 f"gi-{self.total - 1}); a job submitted by other means has its own ids: read its files "
                 "with read_output_line"
             )
-        if self._results[index] is None:  # an item answered twice (a retried line): the first answer stands
-            self._results[index] = result
+        if (
+            self._results[index] is _MISSING
+        ):  # an item answered twice (a retried line): the first answer stands
+            self._results[index] = result if self._convert is None else self._convert(result)
 
-    def finish(self, *, reason: str = "the job ended before this item ran") -> list[ItemResult]:
-        """Every item's result; items no file answered get a `BatchItemError` (code `not_run`)."""
+    def finish(self, *, reason: str = "the job ended before this item ran") -> list[Any]:
+        """Every item's result (converted, if a `convert` was given); items no file answered get a
+        `BatchItemError` (code `not_run`)."""
         return [
             result
-            if result is not None
+            if result is not _MISSING
             else BatchItemError(
                 f"Batch item {custom_id(index)} has no answer: {reason}",
                 code="not_run",

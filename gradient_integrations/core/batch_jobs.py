@@ -283,12 +283,13 @@ class BatchJob(Generic[T]):
             errors = tuple(error for part in failed for error in part.errors)
             detail = "; ".join(str(error.get("message", error)) for error in errors[:5]) or "no reason given"
             raise BatchFailedError(f"Batch {self.id} failed: {detail}", job=self, errors=errors)
-        return ResultJoiner(self.total, job=self)
+        return ResultJoiner(self.total, job=self, convert=self._converted)
 
     def _finish(self, joiner: ResultJoiner) -> list[T | Exception]:
         endings = sorted({part.status for part in self._parts} - {"completed"})
         reason = f"the job ended {'/'.join(endings)} before it ran" if endings else "no file answered it"
-        return [self._converted(item) for item in joiner.finish(reason=reason)]
+        results: list[T | Exception] = joiner.finish(reason=reason)
+        return results
 
     def _converted(self, item: ResponseResult | GradientError) -> T | Exception:
         if not isinstance(item, ResponseResult):
