@@ -13,8 +13,11 @@ Modules: `app` (routes, auth, validation, fault staging), `model` (the scripted 
 (schema-valid JSON for tool arguments and structured output), `wire` (Responses body and DO chunks),
 `openai_events` (the typed-event stream dialect), `vllm_events` (typed events as vLLM sends them, quirks
 included), `chat` (chat completions), `embeddings` (`POST /v1/embeddings`: hashed bag-of-words vectors),
-`sse` (stream writing and mid-stream faults), `faults` (the fault spec language), `connections` (uvicorn's
-HTTP protocol with request-head limits), `server` (`LocalServer`), `__main__` (the CLI).
+`batches` (DO's Batch Inference API: file intents, jobs polled through validating -> in_progress ->
+finalizing -> completed, cancel, results), `objects` (the presigned object store under `/_objects/`, which
+refuses an `Authorization` header as S3 does), `sse` (stream writing and mid-stream faults), `faults` (the
+fault spec language), `connections` (uvicorn's HTTP protocol with request-head limits), `server`
+(`LocalServer`), `__main__` (the CLI).
 The rules of the scripted model and the faults are in the README ("The local Gradient-compatible server").
 
 Limits, so that one client can neither freeze the server nor exhaust its memory (details in `server`):

@@ -48,7 +48,8 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], float]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m gradient_integrations.local",
-        description="Serve a Gradient-compatible /v1/responses, /v1/chat/completions and /v1/models "
+        description="Serve a Gradient-compatible /v1/responses, /v1/chat/completions, /v1/embeddings, "
+        "/v1/batches and /v1/models "
         "on loopback, answered by a deterministic scripted model.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
@@ -93,6 +94,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"seconds to send a complete request head, else the connection is closed "
         f"(default {DEFAULT_HEAD_TIMEOUT:g})",
     )
+    parser.add_argument(
+        "--batch-polls-per-step",
+        type=_positive(int),
+        default=1,
+        help="GET /v1/batches/{batch_id} calls that move a batch job one step (default 1)",
+    )
     return parser.parse_args(argv)
 
 
@@ -111,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         max_body_bytes=int(args.max_body_bytes),
         body_timeout=args.body_timeout,
         head_timeout=args.head_timeout,
+        batch_polls_per_step=int(args.batch_polls_per_step),
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -3,8 +3,12 @@
 Routes: `POST /v1/responses` (JSON, or `text/event-stream` when `stream` is true, in the DO `response.chunk`
 dialect, the `openai` typed-event dialect, or the `vllm` one with vLLM's quirks), `POST /v1/chat/completions`,
 `POST /v1/embeddings` (deterministic hashed bag-of-words vectors: `embeddings`), `GET /v1/models` (the chat
-models, then the embedding models). Requests are validated with the core's own request models (embeddings:
-`embeddings.parse_embeddings_request`, to DO's schema); anything wrong becomes DO's error body
+models, then the embedding models), and DO's Batch Inference API (`batches`: `POST /v1/batches/files`,
+`POST /v1/batches`, `GET /v1/batches`, `GET /v1/batches/{batch_id}`, `POST /v1/batches/{batch_id}/cancel`,
+`GET /v1/batches/{batch_id}/results`, with the presigned object store of `objects` under `/_objects/`, which
+takes no bearer key and is not bound by `max_body_bytes`). Requests are validated with the core's own
+request models (embeddings: `embeddings.parse_embeddings_request`, to DO's schema; batches: to DO's batch
+schemas); anything wrong becomes DO's error body
 `{"id", "message", "request_id"}` with the field named in the message, never a traceback.
 Unexpected server bugs are logged here and answered with a plain 500 DO body.
 
@@ -47,6 +51,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..core.errors import InvalidRequestError
 from ..core.request import ResponseRequest, build_request
+from .batches import BatchCall, BatchRequestError, BatchService, LineRefused, Reply, wants_failure
 from .chat import chat_body, chat_request, chat_stream_events
 from .embeddings import (
     DEFAULT_EMBEDDING_MODELS,
@@ -59,6 +64,7 @@ from .embeddings import (
 )
 from .faults import FaultCounters, FaultPlan, FaultSpecError
 from .model import ScriptedModel, ScriptedTurn
+from .objects import OBJECTS_PREFIX
 from .openai_events import EventSequence, openai_error_event, openai_stream_events, openai_terminal_event
 from .sse import ConnectionDrop, EventStreamResponse, capture_transport
 from .vllm_events import vllm_stream_events, vllm_terminal_event
@@ -96,7 +102,19 @@ MAX_JSON_DEPTH = 128  # pydantic cannot serialize past ~255, json.loads past ~10
 _INLINE_BODY_BYTES = 64 * 1024
 _HEAVY_MARKERS = (b'"tools"', b"json_schema", b"[words:")
 _BODY_READ = "gradient_integrations.body_read"  # scope key: the request body was read to its end
-_ENDPOINTS = ("POST /v1/responses", "POST /v1/chat/completions", "POST /v1/embeddings", "GET /v1/models")
+_ENDPOINTS = (
+    "POST /v1/responses",
+    "POST /v1/chat/completions",
+    "POST /v1/embeddings",
+    "GET /v1/models",
+    "POST /v1/batches/files",
+    "POST /v1/batches",
+    "GET /v1/batches",
+    "GET /v1/batches/{batch_id}",
+    "POST /v1/batches/{batch_id}/cancel",
+    "GET /v1/batches/{batch_id}/results",
+    f"PUT/GET {OBJECTS_PREFIX}... (presigned batch file URLs)",
+)
 _MODELS_CREATED = 1_735_689_600  # 2025-01-01: a fixed date keeps /v1/models deterministic
 _RESPONSE_FIELDS = frozenset(ResponseRequest.model_fields) - {"extra_body"}
 # The typed-event dialects: (all events but the terminal one, the terminal event). Errors are `type: error`.
@@ -179,7 +197,9 @@ class GradientApp:
 
     `models` are the chat model ids `GET /v1/models` lists (the chat routes answer any id);
     `embedding_models` the models `POST /v1/embeddings` answers for (names from `EMBEDDING_MODELS`, or
-    `EmbeddingModel`s), listed after them (once: an id in both lists is an embedding model)."""
+    `EmbeddingModel`s), listed after them (once: an id in both lists is an embedding model).
+    `batches` holds the Batch Inference jobs and their object store; a job moves one step every
+    `batch_polls_per_step` `GET`s (see `batches`)."""
 
     def __init__(
         self,
@@ -191,6 +211,7 @@ class GradientApp:
         models: tuple[str, ...],
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         embedding_models: Iterable[str | EmbeddingModel] = DEFAULT_EMBEDDING_MODELS,
+        batch_polls_per_step: int = 1,
     ) -> None:
         if stream_dialect not in STREAM_DIALECTS:
             raise ValueError(f"stream_dialect must be one of {_DIALECT_CHOICES}, got {stream_dialect!r}")
@@ -206,12 +227,33 @@ class GradientApp:
         self.counters = FaultCounters()
         self._ids = itertools.count(1)
         self._salt = os.urandom(4).hex()
+        self.batches = BatchService(self._batch_line, polls_per_step=batch_polls_per_step)
+        batches = self.batches
         router = Starlette(
             routes=[
                 Route("/v1/responses", self._guarded(self._responses), methods=["POST"]),
                 Route("/v1/chat/completions", self._guarded(self._chat), methods=["POST"]),
                 Route("/v1/embeddings", self._guarded(self._embeddings), methods=["POST"]),
                 Route("/v1/models", self._guarded(self._models), methods=["GET"]),
+                Route(
+                    "/v1/batches/files",
+                    self._batch_endpoint(batches.create_file, body=True),
+                    methods=["POST"],
+                ),
+                Route("/v1/batches", self._batch_endpoint(batches.create, body=True), methods=["POST"]),
+                Route("/v1/batches", self._batch_endpoint(batches.list_jobs), methods=["GET"]),
+                Route("/v1/batches/{batch_id}", self._batch_endpoint(batches.retrieve), methods=["GET"]),
+                Route(
+                    "/v1/batches/{batch_id}/cancel", self._batch_endpoint(batches.cancel), methods=["POST"]
+                ),
+                Route(
+                    "/v1/batches/{batch_id}/results", self._batch_endpoint(batches.results), methods=["GET"]
+                ),
+                Route(
+                    OBJECTS_PREFIX + "{key:path}",
+                    self._objects,
+                    methods=["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH"],
+                ),
             ],
             exception_handlers={HTTPException: self._http_error},
         )
@@ -459,6 +501,60 @@ class GradientApp:
             raise _Reject(exc.status, exc.message) from None
         return embeddings_body(parsed)
 
+    # -- batch inference (`batches`, `objects`) -------------------------------------------------------
+    def _batch_endpoint(
+        self, operation: Callable[[BatchCall], Reply], *, body: bool = False
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A batch API route: bearer auth, staged faults and errors as on every route; the operation runs in
+        a worker thread (a job may be running thousands of lines under its lock)."""
+
+        async def handler(request: Request, request_id: str) -> Response:
+            plan = self._plan(request)
+            raw = await self._read_body(request)
+            staged = await self._staged_faults(request, plan, raw)
+            if staged is not None:
+                return staged
+            call = BatchCall(
+                base_url=str(request.base_url),
+                path_params=dict(request.path_params),
+                query=request.query_params.multi_items(),
+                body=self._json_object(raw) if body else None,
+            )
+            try:
+                status, answer = await _run(True, functools.partial(operation, call))
+            except BatchRequestError as exc:
+                raise _Reject(exc.status, exc.message) from None
+            content = dumps(answer).encode()
+            if plan.malformed_json:
+                content = content[: len(content) // 2]
+            return Response(content, status, {"x-request-id": request_id}, "application/json")
+
+        return self._guarded(handler)
+
+    async def _objects(self, request: Request) -> Response:
+        return await self.batches.store.handle(request)
+
+    def _batch_line(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One batch line's body, answered exactly as a live non-streaming call to `endpoint` is (the same
+        checks, model and body writer); a refusal raises `LineRefused` with the status the call would get."""
+        chat = endpoint == "/v1/chat/completions"
+        parse, prefix = (chat_request, "chatcmpl-") if chat else (responses_request, "resp_")
+        try:
+            checked = self._json_body(json.dumps(body).encode())  # as the body would arrive on the wire
+            if checked.get("stream"):
+                raise _Reject(400, "stream: a batch request cannot stream; drop stream or set it to false")
+            parsed = parse(checked)
+            if wants_failure(parsed):
+                raise _Reject(500, "Server was not able to complete the request ([batch:fail] in the input).")
+            turn = self.model.respond(parsed)
+        except _Reject as reject:
+            raise LineRefused(reject.status, reject.message) from None
+        except InvalidRequestError as exc:
+            raise LineRefused(400, str(exc)) from None
+        suffix = self._next_suffix()
+        meta = AnswerMeta(f"{prefix}{suffix}", suffix, int(time.time()), parsed.model)
+        return chat_body(turn, meta) if chat else response_body(turn, meta, parsed)
+
     async def _models(self, request: Request, request_id: str) -> Response:
         data = [
             {"id": name, "object": "model", "created": _MODELS_CREATED, "owned_by": "digitalocean"}
@@ -516,11 +612,13 @@ def create_app(
     models: tuple[str, ...] = DEFAULT_MODELS,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     embedding_models: Iterable[str | EmbeddingModel] = DEFAULT_EMBEDDING_MODELS,
+    batch_polls_per_step: int = 1,
 ) -> GradientApp:
     """The bare ASGI app (e.g. for `httpx.ASGITransport`). `faults` is the default fault spec for requests
     that carry no `x-gradient-fault` header; `always_reason` makes every model reason like gpt-oss.
     `max_body_bytes` bounds a request body (larger: 413, and the connection is closed). `models` are the
-    chat models listed, `embedding_models` the models `POST /v1/embeddings` serves (see `GradientApp`)."""
+    chat models listed, `embedding_models` the models `POST /v1/embeddings` serves (see `GradientApp`).
+    `batch_polls_per_step`: how many `GET /v1/batches/{batch_id}` move a batch job one step (`batches`)."""
     plan = FaultPlan.parse(faults) if isinstance(faults, str) else faults or FaultPlan()
     return GradientApp(
         api_key=api_key,
@@ -530,4 +628,5 @@ def create_app(
         models=models,
         max_body_bytes=max_body_bytes,
         embedding_models=embedding_models,
+        batch_polls_per_step=batch_polls_per_step,
     )

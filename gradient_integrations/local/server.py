@@ -72,6 +72,7 @@ class LocalServer:
 
     `max_body_bytes`, `body_timeout`, `head_timeout`, `max_head_bytes` and `keep_alive_timeout` bound what one
     client can make the server hold (see the module docstring); tests pass short timeouts.
+    `batch_polls_per_step`: how many `GET /v1/batches/{batch_id}` move a batch job one step (`app.batches`).
     """
 
     def __init__(
@@ -93,6 +94,7 @@ class LocalServer:
         head_timeout: float = DEFAULT_HEAD_TIMEOUT,
         max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES,
         keep_alive_timeout: float = 5.0,
+        batch_polls_per_step: int = 1,
     ) -> None:
         self.app: GradientApp = create_app(
             api_key=api_key,
@@ -101,6 +103,7 @@ class LocalServer:
             always_reason=always_reason,
             models=models,
             max_body_bytes=max_body_bytes,
+            batch_polls_per_step=batch_polls_per_step,
         )
         if not keep_alive_timeout > 0:
             raise ValueError(
