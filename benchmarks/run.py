@@ -32,7 +32,8 @@ from ._common import Section
 from ._wrapped import core_overhead_sections, load_streams_sections
 
 # The order; then the 1,000-stream load test, the local server's own throughput, and a long answer
-# streamed through LlamaIndex against llama-index-core's floor; then 10,000 texts embedded.
+# streamed through LlamaIndex against llama-index-core's floor; then 10,000 texts embedded; then a
+# 50,000-request Batch Inference job.
 BENCHMARKS = (
     "overhead_inprocess",
     "core_overhead",
@@ -44,6 +45,7 @@ BENCHMARKS = (
     "local_server_throughput",
     "llama_index_stream",
     "embeddings",
+    "batch_inference",
 )
 PACKAGES = (
     "gradient-integrations",

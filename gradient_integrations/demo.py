@@ -3,9 +3,10 @@
 With no access key set, it starts the embedded local Gradient-compatible server in-process and says so in
 one line; with `GRADIENT_MODEL_ACCESS_KEY` (or `MODEL_ACCESS_KEY`, `DIGITALOCEAN_INFERENCE_KEY`) set it calls
 the real endpoint. It shows LangChain (a streamed answer, a two-tool agent loop, structured output,
-retrieval with `GradientEmbeddings`) and LlamaIndex (an all-Gradient RAG: a `VectorStoreIndex` embedded
-with `GradientEmbedding`, queried with `GradientLLM`, streamed; a FunctionAgent with a tool), with latency,
-tokens and dollars per step (`get_gradient_callback`, `gradient_usage`; prices from the model catalog).
+retrieval with `GradientEmbeddings`, a small Batch Inference job) and LlamaIndex (an all-Gradient RAG: a
+`VectorStoreIndex` embedded with `GradientEmbedding`, queried with `GradientLLM`, streamed; a FunctionAgent
+with a tool), with latency, tokens and dollars per step (`get_gradient_callback`, `gradient_usage`; prices
+from the model catalog).
 A failure prints one clear line and exits non-zero (`--debug` for the traceback).
 """
 
@@ -28,6 +29,8 @@ from .core.settings import resolve_api_key
 from .core.usage import UsageTally
 
 DEFAULT_MODEL = "openai-gpt-oss-20b"
+BATCH_MODEL = "openai-gpt-5-nano"  # Batch Inference serves OpenAI's own models, not DO-hosted open ones
+BATCH_WAIT_SECONDS = 30.0  # a real job may take hours: the demo shows its id and moves on
 EMBEDDING_MODEL = "qwen3-embedding-0.6b"
 
 DOCUMENTS = (
@@ -139,6 +142,31 @@ def langchain_part(model: str, base_url: str | None, report: Report) -> None:
         print(f"    best match: {best.page_content[:70]}...")
 
 
+def batch_step(base_url: str | None, report: Report) -> None:
+    from langchain_core.messages import AIMessage
+
+    from .core.errors import BatchTimeoutError
+    from .langchain import ChatGradient
+
+    # Batch answers are billed at Batch Inference's own rate, which the catalog does not hold: their tokens
+    # are printed here and left out of the dollar tallies.
+    with report.step(f"Batch Inference job of three prompts ({BATCH_MODEL})"):
+        llm = ChatGradient(model=BATCH_MODEL, base_url=base_url)
+        job = llm.submit_batch([f"One word for the colour of {thing}." for thing in ("sky", "grass", "snow")])
+        print(f"    submitted {job.id}")
+        try:
+            job.wait(timeout=BATCH_WAIT_SECONDS)
+        except BatchTimeoutError:
+            print(f"    still {job.status} after {BATCH_WAIT_SECONDS:.0f} s: llm.batch_job(id) re-attaches")
+            return
+        answers = job.results()
+        for answer in answers:
+            print(f"    {answer.text if isinstance(answer, AIMessage) else repr(answer)}")
+        used = [answer.usage_metadata for answer in answers if isinstance(answer, AIMessage)]
+        tokens = sum(usage["total_tokens"] for usage in used if usage)
+        print(f"    {tokens} tokens at the batch rate (not in the dollar tallies)")
+
+
 def llama_index_part(model: str, base_url: str | None, report: Report) -> None:
     from llama_index.core import Document, VectorStoreIndex
     from llama_index.core.agent.workflow import FunctionAgent
@@ -205,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with get_gradient_callback() as total:
                 langchain_part(args.model, base_url, report)
+                batch_step(base_url, report)
                 llama_index_part(args.model, base_url, report)
         except GradientError as exc:
             if args.debug:

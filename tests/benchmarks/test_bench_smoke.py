@@ -27,6 +27,7 @@ from pydantic import TypeAdapter
 from benchmarks import (
     _common,
     _loopback_clients,
+    batch_inference,
     embeddings,
     import_time,
     llama_index_stream,
@@ -118,6 +119,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
             llama_index_stream.FLOOR,
         },
     },
+    "batch_inference": {"batch_inference": set(batch_inference.CONTENDERS)},
     "embeddings": {
         "embeddings": {
             embeddings.RAW,
@@ -131,6 +133,7 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     },
 }
 MODULES = {
+    "batch_inference": batch_inference,
     "overhead_inprocess": overhead_inprocess,
     "loopback_load": loopback_load,
     "streaming": streaming,
@@ -151,6 +154,7 @@ BASELINES = {
     ("llama_index_stream", "vs_floor"): llama_index_stream.FLOOR,
     ("embeddings", "wall_ratio"): embeddings.RAW,
     ("embeddings", "cpu_ratio"): embeddings.RAW,
+    ("batch_inference", "cpu_ratio"): batch_inference.RAW,
 }
 
 

@@ -41,6 +41,7 @@ def test_demo_without_a_key_runs_every_step_on_the_embedded_server(dialect: str)
         "Tool-calling agent with two tools",
         "Structured output into a pydantic model",
         "Retrieval with GradientEmbeddings",
+        "Batch Inference job of three prompts",
         "=== LlamaIndex: GradientLLM",
         "All-Gradient RAG: GradientEmbedding index, GradientLLM answer, streamed",
         "FunctionAgent with a tool",
@@ -54,10 +55,14 @@ def test_demo_without_a_key_runs_every_step_on_the_embedded_server(dialect: str)
     assert "best match: A model access key authorises" in out
     rag = out.split("All-Gradient RAG", 1)[1].split("FunctionAgent with a tool", 1)[0]
     assert "GRADIENT_MODEL_ACCESS_KEY" in rag
-    # Latency, tokens and dollars for each of the six steps, and non-zero totals priced by the catalog.
-    assert out.count(" ms, ") == 6
+    # The batch step's answers, in input order, from the local server's Batch Inference emulation.
+    batch = out.split("Batch Inference job of three prompts", 1)[1].split("=== LlamaIndex", 1)[0]
+    assert batch.index("colour of sky") < batch.index("colour of grass") < batch.index("colour of snow")
+    assert "tokens at the batch rate" in batch
+    # Latency, tokens and dollars for each of the seven steps, and non-zero totals priced by the catalog.
+    assert out.count(" ms, ") == 7
     assert out.split("Done:", 1)[0].count(" embedded tokens, $") == 2  # both retrieval steps, priced
-    done = out.split("Done: 6 steps", 1)[1]
+    done = out.split("Done: 7 steps", 1)[1]
     assert " 0 in + 0 out" not in done
     assert "Total Cost (USD): $0.0" in done and "unknown" not in done
 
