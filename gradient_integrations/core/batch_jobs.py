@@ -244,7 +244,13 @@ class BatchJob(Generic[T]):
         if not progress:
             return None
         if bar is None:
-            from tqdm.auto import tqdm  # only when asked: a terminal bar, or a widget in notebooks
+            import warnings
+
+            from tqdm import TqdmWarning
+
+            with warnings.catch_warnings():  # without ipywidgets a notebook gets the text bar, not a warning
+                warnings.simplefilter("ignore", TqdmWarning)
+                from tqdm.auto import tqdm  # only when asked: a terminal bar, or a widget in notebooks
 
             bar = tqdm(total=self.total, unit="req", desc="batch")
         bar.n = self.request_counts.done
