@@ -80,7 +80,11 @@ def index_of(value: Any) -> int | None:
     if not isinstance(value, str) or not value.startswith(_CUSTOM_ID_PREFIX):
         return None
     digits = value[len(_CUSTOM_ID_PREFIX) :]
-    return int(digits) if digits.isdigit() and (digits == "0" or digits[0] != "0") else None
+    # ASCII only: str.isdigit() also admits Arabic-Indic or superscript digits, which custom_id() never
+    # writes (and int() refuses some of).
+    if not (digits.isascii() and digits.isdigit()) or (digits[0] == "0" and digits != "0"):
+        return None
+    return int(digits)
 
 
 def encode_line(index: int, request: ResponseRequest) -> bytes:

@@ -154,12 +154,17 @@ def _split_ids(job_id: str | Sequence[str]) -> list[str]:
     return ids
 
 
+def _number(value: Any) -> int | None:
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else None
+
+
 def _item_range(part: BatchStatus) -> tuple[int, int]:
     """(first, count) of the input items a job holds: from our metadata, else its request counts."""
     metadata = part.metadata or {}
     first, count = metadata.get("gi_first"), metadata.get("gi_count")
-    if isinstance(first, str) and first.isdigit() and isinstance(count, str) and count.isdigit():
-        return int(first), int(count)
+    first_number, count_number = _number(first), _number(count)
+    if first_number is not None and count_number is not None:
+        return first_number, count_number
     return 0, part.request_counts.total
 
 
@@ -306,12 +311,10 @@ class BatchJob(Generic[T]):
             return exc
 
     def _links_of(self, part: BatchStatus, body: Mapping[str, Any]) -> tuple[str, ...]:
+        # Called once every part has ended: no links now means no files ever (failed or expired before
+        # running); its items are then reported as not run.
         links = _result_links(body)
-        if links is None:
-            if part.status == "failed":
-                return ()
-            raise BatchError(f"Batch {part.id} is {part.status} but its results are not available yet")
-        return links
+        return () if links is None else links
 
     # -- sync ------------------------------------------------------------------------------------------
     def refresh(self) -> BatchJob[T]:

@@ -3,7 +3,9 @@
 httpcore's DEBUG trace prints each response's headers (`receive_response_headers.complete
 return_value=(..., [(b'X-Echo', b'Bearer sk-do-...')])`), so a server that echoes the key in a header
 would put it in a log. `RedactingFilter` rewrites every record of httpcore's and httpx's loggers through
-`errors.redact` (bearer tokens and DO key shapes become `***`); `install()` puts it on each of their
+`errors.redact` (bearer tokens and DO key shapes become `***`), and scrubs a presigned URL's signature
+(`X-Amz-Signature=***`: httpx logs each request's URL at INFO, and a Batch Inference upload URL is its own
+short-lived credential); `install()` puts it on each of their
 loggers (a filter on a logger sees only that logger's own records, so the children are named one by one).
 Our own logger never receives header values in the first place.
 """
@@ -11,6 +13,7 @@ Our own logger never receives header values in the first place.
 from __future__ import annotations
 
 import logging
+import re
 
 from .errors import redact
 
@@ -29,12 +32,20 @@ LOGGERS = (
 )
 
 
+_PRESIGNED = re.compile(r"(?i)\b(X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature)=[^&\s'\"]+")
+
+
+def scrub(text: str) -> str:
+    """Key shapes and presigned-URL credentials out of a log line."""
+    return _PRESIGNED.sub(r"\1=***", redact(text))
+
+
 class RedactingFilter(logging.Filter):
     """Rewrites a record's message with key-shaped text scrubbed; never drops a record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = scrub(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.language_models import LanguageModelInput
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableSequence
 
 from ..core import batch_jobs
@@ -104,10 +104,15 @@ async def asubmit_batch(
 
 
 def _attach_plan(runnable: Submittable) -> tuple[ChatGradient, Callable[[ResponseResult], Any]]:
-    model, _, after = _unwrap(runnable)
+    model, bound, after = _unwrap(runnable)
+    options = dict(bound)
+    stop = options.pop("stop", None)
+    # The bound options, prepared once on a stand-in message, say how answers are read (a pydantic
+    # `response_format` fills `additional_kwargs["parsed"]`), exactly as at submission.
+    call = model._prepare([HumanMessage("re-attach")], stop, options)
 
     def convert(result: ResponseResult) -> Any:
-        message: AIMessage = model._batch_message(result, None)
+        message: AIMessage = model._batch_message(result, call)
         return message if after is None else after.invoke(message)
 
     return model, convert
