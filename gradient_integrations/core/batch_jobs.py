@@ -74,6 +74,9 @@ LOCAL_POLL_INTERVAL = 0.05  # a loopback server (the local one) answers at once:
 REMOTE_POLL_INTERVAL = 10.0  # real jobs take minutes to hours
 MAX_POLL_INTERVAL = 60.0
 POLL_BACKOFF = 1.5
+# Batch Inference answers 409 for a conflict that waiting will not fix: a cancel of a job not yet submitted
+# upstream (or already ended), a request_id reused with another body. Not retried as transient.
+_CONFLICT = frozenset({409})
 _JOB_ID = re.compile(r"[A-Za-z0-9_.-]+")  # uuids, OpenAI's batch_...: never a path or a query
 _OUR_METADATA = ("gi_first", "gi_count", "gi_part")
 MAX_USER_METADATA = 16 - len(_OUR_METADATA)  # OpenAI's batch metadata: at most 16 pairs
@@ -369,10 +372,9 @@ class BatchJob(Generic[T]):
         interval = _poll_interval(self._client, poll_interval)
         for index in self._running():
             while True:
+                url = self._url(self._parts[index].id, "/cancel")
                 try:
-                    body = self._client._fetch_json(
-                        "POST", self._url(self._parts[index].id, "/cancel"), None, None
-                    )
+                    body = self._client._fetch_json("POST", url, None, None, final=_CONFLICT)
                 except ConflictError:
                     self.refresh()
                     if self._parts[index].terminal:
@@ -432,7 +434,7 @@ class BatchJob(Generic[T]):
             while True:
                 url = self._url(self._parts[index].id, "/cancel")
                 try:
-                    body = await self._client._afetch_json("POST", url, None, None)
+                    body = await self._client._afetch_json("POST", url, None, None, final=_CONFLICT)
                 except ConflictError:
                     await self.arefresh()
                     if self._parts[index].terminal:
@@ -504,7 +506,7 @@ def submit_batch(
                     if attempt == 2:
                         raise
             body = _create_body(file_id, part, index, len(files), user_metadata)
-            parts.append(read_batch(client._fetch_json("POST", batches_url, body, None)))
+            parts.append(read_batch(client._fetch_json("POST", batches_url, body, None, final=_CONFLICT)))
         except GradientError as exc:
             if not parts:
                 raise
@@ -539,7 +541,8 @@ async def asubmit_batch(
                     if attempt == 2:
                         raise
             body = _create_body(file_id, part, index, len(files), user_metadata)
-            parts.append(read_batch(await client._afetch_json("POST", batches_url, body, None)))
+            created = await client._afetch_json("POST", batches_url, body, None, final=_CONFLICT)
+            parts.append(read_batch(created))
         except GradientError as exc:
             if not parts:
                 raise

@@ -540,10 +540,21 @@ class _ClientBase:
 
     # -- retry and error decisions (shared by both loops) -----------------------------------------
     def _wait_after_status(
-        self, retries: int, response: httpx.Response, content: bytes, started: float, clock: CallClock
+        self,
+        retries: int,
+        response: httpx.Response,
+        content: bytes,
+        started: float,
+        clock: CallClock,
+        final: frozenset[int] = frozenset(),
     ) -> float:
-        """Wait before retrying this error response (its body read), or raise its typed error."""
-        wait = self.retry_policy.wait_after_status(retries, response, clock.call_left())
+        """Wait before retrying this error response (its body read), or raise its typed error. A status in
+        `final` is this call's answer, not a transient failure (a 409 from Batch Inference's cancel)."""
+        wait = (
+            None
+            if response.status_code in final
+            else self.retry_policy.wait_after_status(retries, response, clock.call_left())
+        )
         self._log(response.request, response.status_code, started, wait, retries)
         if wait is None:
             _scrubbed(response.request)
@@ -764,6 +775,7 @@ class ResponsesClient(_ClientBase):
         stream: bool,
         clock: CallClock,
         presigned: bool = False,
+        final: frozenset[int] = frozenset(),
     ) -> httpx.Response:
         """Send with retries per the policy; the first success response, unread, or its typed error."""
         capped = self._capped["sync"]
@@ -780,7 +792,8 @@ class ResponsesClient(_ClientBase):
                 if response.is_success:
                     self._log(http_request, response.status_code, started, None, retries)
                     return response
-                wait = self._wait_after_status(retries, response, _error_content(response), started, clock)
+                content = _error_content(response)
+                wait = self._wait_after_status(retries, response, content, started, clock, final)
             self.retry_policy.sleep(wait)
             retries += 1
 
@@ -857,13 +870,20 @@ class ResponsesClient(_ClientBase):
             raise _frame_failure(response, exc) from None
 
     def _fetch_json(
-        self, method: str, url: httpx.URL, content: bytes | None, extra_headers: Mapping[str, str] | None
+        self,
+        method: str,
+        url: httpx.URL,
+        content: bytes | None,
+        extra_headers: Mapping[str, str] | None,
+        *,
+        final: frozenset[int] = frozenset(),
     ) -> dict[str, Any]:
-        """One JSON call to another endpoint path, with the same retries, limits and errors."""
+        """One JSON call to another endpoint path, with the same retries, limits and errors (statuses in
+        `final` are this call's answer: raised at once, never retried)."""
         clock = self._clock()
         http = self.http_client
         http_request = self._http_request(http, method, url, content, extra_headers=extra_headers)
-        response = self._send_request(http, http_request, stream=False, clock=clock)
+        response = self._send_request(http, http_request, stream=False, clock=clock, final=final)
         try:
             return _decode_json(response, self._read_body(response, clock))
         finally:
@@ -935,6 +955,7 @@ class ResponsesClient(_ClientBase):
         stream: bool,
         clock: CallClock,
         presigned: bool = False,
+        final: frozenset[int] = frozenset(),
     ) -> httpx.Response:
         """Async `_send_request`."""
         capped = self._capped["async"]
@@ -952,7 +973,7 @@ class ResponsesClient(_ClientBase):
                     self._log(http_request, response.status_code, started, None, retries)
                     return response
                 content = await _aerror_content(response)
-                wait = self._wait_after_status(retries, response, content, started, clock)
+                wait = self._wait_after_status(retries, response, content, started, clock, final)
             await self.retry_policy.async_sleep(wait)
             retries += 1
 
@@ -1043,13 +1064,19 @@ class ResponsesClient(_ClientBase):
             raise _frame_failure(response, exc) from None
 
     async def _afetch_json(
-        self, method: str, url: httpx.URL, content: bytes | None, extra_headers: Mapping[str, str] | None
+        self,
+        method: str,
+        url: httpx.URL,
+        content: bytes | None,
+        extra_headers: Mapping[str, str] | None,
+        *,
+        final: frozenset[int] = frozenset(),
     ) -> dict[str, Any]:
         """Async `_fetch_json`."""
         clock = self._clock()
         http = self.http_async_client
         http_request = self._http_request(http, method, url, content, extra_headers=extra_headers)
-        response = await self._asend_request(http, http_request, stream=False, clock=clock)
+        response = await self._asend_request(http, http_request, stream=False, clock=clock, final=final)
         try:
             return _decode_json(response, await self._aread_body(response, clock))
         finally:

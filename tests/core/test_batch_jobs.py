@@ -494,6 +494,19 @@ def test_cancel_while_validating_waits_then_cancels(client: ResponsesClient) -> 
     assert job.request_counts == RequestCounts(total=6, completed=3, failed=0)
 
 
+def test_a_409_from_cancel_is_an_answer_not_a_transient_failure(server: LocalServer) -> None:
+    # The default policy retries 409 with backoff; cancel's 409 ("not submitted upstream yet") is polled
+    # past instead, so the policy never sleeps for it.
+    slept: list[float] = []
+    policy = RetryPolicy(sleep=slept.append)
+    with ResponsesClient(api_key=KEY, base_url=server.base_url, retry_policy=policy) as client:
+        job = submit_batch(client, _requests(2), _text)
+        assert job.status == "validating"
+        job.cancel(poll_interval=POLL)
+    assert job.status in ("cancelling", "cancelled")
+    assert slept == []
+
+
 async def test_acancel_while_validating(server: LocalServer) -> None:
     async with ResponsesClient(api_key=KEY, base_url=server.base_url, retry_policy=FAST) as client:
         job = await asubmit_batch(client, _requests(4), _text)
