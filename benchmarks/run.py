@@ -33,7 +33,7 @@ from ._wrapped import core_overhead_sections, load_streams_sections
 
 # The order; then the 1,000-stream load test, the local server's own throughput, and a long answer
 # streamed through LlamaIndex against llama-index-core's floor; then 10,000 texts embedded; then a
-# 50,000-request Batch Inference job.
+# 50,000-request Batch Inference job; then Ray Data on 2 workers against one process's abatch.
 BENCHMARKS = (
     "overhead_inprocess",
     "core_overhead",
@@ -46,6 +46,7 @@ BENCHMARKS = (
     "llama_index_stream",
     "embeddings",
     "batch_inference",
+    "ray_vs_abatch",
 )
 PACKAGES = (
     "gradient-integrations",
@@ -60,6 +61,7 @@ PACKAGES = (
     "pydo",
     "llama-index-llms-digitalocean-gradientai",
     "gradient",
+    "ray",
 )
 DEFAULT_OUT = Path(__file__).resolve().parent
 

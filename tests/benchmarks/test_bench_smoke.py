@@ -34,6 +34,7 @@ from benchmarks import (
     local_server_throughput,
     loopback_load,
     overhead_inprocess,
+    ray_vs_abatch,
     run,
     scale,
     streaming,
@@ -131,6 +132,9 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
             embeddings.OPENAI_ASYNC,
         },
     },
+    "ray_vs_abatch": {
+        "ray_vs_abatch": {ray_vs_abatch.ABATCH, ray_vs_abatch.RAY, ray_vs_abatch.RAY_FIXED},
+    },
 }
 MODULES = {
     "batch_inference": batch_inference,
@@ -141,6 +145,7 @@ MODULES = {
     "scale": scale,
     "llama_index_stream": llama_index_stream,
     "embeddings": embeddings,
+    "ray_vs_abatch": ray_vs_abatch,
 }
 # The row each ratio column is relative to, which must therefore read exactly 1.
 BASELINES = {
@@ -155,6 +160,7 @@ BASELINES = {
     ("embeddings", "wall_ratio"): embeddings.RAW,
     ("embeddings", "cpu_ratio"): embeddings.RAW,
     ("batch_inference", "cpu_ratio"): batch_inference.RAW,
+    ("ray_vs_abatch", "vs_abatch"): ray_vs_abatch.ABATCH,
 }
 
 
