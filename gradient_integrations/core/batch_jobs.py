@@ -118,6 +118,11 @@ def _poll_interval(client: ResponsesClient, poll_interval: float | None) -> floa
     return LOCAL_POLL_INTERVAL if is_loopback(client.settings.base_url) else REMOTE_POLL_INTERVAL
 
 
+def _batches_url(client: ResponsesClient, tail: str = "") -> httpx.URL:
+    """`<root>/v1/batches` plus `tail` (`/files`, `/<id>`, `/<id>/cancel`, ...)."""
+    return httpx.URL(client.settings.url(f"batches{tail}"))
+
+
 def _file_intent(body: Mapping[str, Any]) -> tuple[str, str]:
     file_id, upload_url = body.get("file_id"), body.get("upload_url")
     if not isinstance(file_id, str) or not isinstance(upload_url, str) or not upload_url:
@@ -240,7 +245,7 @@ class BatchJob(Generic[T]):
 
     # -- decisions shared by both halves ---------------------------------------------------------------
     def _url(self, batch_id: str, tail: str = "") -> httpx.URL:
-        return httpx.URL(self._client.settings.url(f"batches/{batch_id}{tail}"))
+        return _batches_url(self._client, f"/{batch_id}{tail}")
 
     def _running(self) -> list[int]:
         return [index for index, part in enumerate(self._parts) if not part.terminal]
@@ -423,8 +428,12 @@ class BatchJob(Generic[T]):
                 body = await self._client._afetch_json("GET", self._url(part.id, "/results"), None, None)
                 self._links[part.id] = self._links_of(part, body)
             for url in self._links[part.id]:
-                lines = [line async for line in self._client.aiter_presigned_lines(url)]
-                joiner.add_lines(lines, source=f"batch {part.id} file")
+                # Line by line as it downloads, as `results` does: the file is never held whole.
+                number = 0
+                async for line in self._client.aiter_presigned_lines(url):
+                    number += 1
+                    if line.strip():
+                        joiner.add_line(line, where=f"batch {part.id} file line {number}")
         return self._finish(joiner)
 
     async def acancel(self, *, poll_interval: float | None = None) -> BatchJob[T]:
@@ -490,8 +499,7 @@ def submit_batch(
 ) -> BatchJob[T]:
     """Submit these requests as Batch Inference job(s); every line is checked before anything is sent."""
     files, user_metadata = _plan(requests, metadata, catalog, max_lines, max_bytes)
-    files_url = httpx.URL(client.settings.url("batches/files"))
-    batches_url = httpx.URL(client.settings.url("batches"))
+    files_url, batches_url = _batches_url(client, "/files"), _batches_url(client)
     parts: list[BatchStatus] = []
     for index, part in enumerate(files):
         try:
@@ -526,8 +534,7 @@ async def asubmit_batch(
 ) -> BatchJob[T]:
     """Async `submit_batch`."""
     files, user_metadata = _plan(requests, metadata, catalog, max_lines, max_bytes)
-    files_url = httpx.URL(client.settings.url("batches/files"))
-    batches_url = httpx.URL(client.settings.url("batches"))
+    files_url, batches_url = _batches_url(client, "/files"), _batches_url(client)
     parts: list[BatchStatus] = []
     for index, part in enumerate(files):
         try:
@@ -555,10 +562,7 @@ def attach_batch(
 ) -> BatchJob[T]:
     """The job(s) `job_id` names (`BatchJob.id`, e.g. after a restart), with their current state."""
     ids = _split_ids(job_id)
-    parts = [
-        read_batch(client._fetch_json("GET", httpx.URL(client.settings.url(f"batches/{i}")), None, None))
-        for i in ids
-    ]
+    parts = [read_batch(client._fetch_json("GET", _batches_url(client, f"/{i}"), None, None)) for i in ids]
     return BatchJob(client, parts, convert)
 
 
@@ -568,6 +572,6 @@ async def aattach_batch(
     """Async `attach_batch`."""
     parts = []
     for batch_id in _split_ids(job_id):
-        url = httpx.URL(client.settings.url(f"batches/{batch_id}"))
+        url = _batches_url(client, f"/{batch_id}")
         parts.append(read_batch(await client._afetch_json("GET", url, None, None)))
     return BatchJob(client, parts, convert)
