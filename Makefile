@@ -11,7 +11,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-$(DEPS_HASH)
 DEV_STAMP := $(VENV)/.dev-$(DEPS_HASH)
 PIP_INSTALL = $(UV) pip install --quiet --python $(BIN)/python -c .ci/constraints.txt
 
-.PHONY: install test lint typecheck pytest demo bench bench-smoke record clean
+.PHONY: install test test-fast lint typecheck pytest demo bench bench-smoke record clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,14 +32,19 @@ $(DEV_STAMP): $(RUNTIME_STAMP)
 install: $(DEV_STAMP)
 
 lint: install
-	$(BIN)/ruff check gradient_integrations tests benchmarks
-	$(BIN)/ruff format --check gradient_integrations tests benchmarks
+	$(BIN)/ruff check gradient_integrations devtools tests benchmarks
+	$(BIN)/ruff format --check gradient_integrations devtools tests benchmarks
 
 typecheck: install
 	$(BIN)/mypy
 
 pytest: install
 	$(BIN)/python -m pytest
+
+# The inner loop: pytest without the tests marked `slow` (benchmark smokes, long property runs, Ray,
+# notebooks, subprocess demos). `make test` still runs everything.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
 
 test: lint typecheck pytest
 

@@ -5,8 +5,8 @@
 and the local Gradient-compatible server in `gradient_integrations.local`; each is imported on demand.
 """
 
+from ._version import __version__
 from .core import *  # noqa: F403
 from .core import __all__ as _core_all
 
-__version__ = "0.1.0"
 __all__ = [*_core_all, "__version__"]

@@ -8,6 +8,9 @@ retrieval with `GradientEmbeddings`, a small Batch Inference job) and LlamaIndex
 with a tool), with latency, tokens and dollars per step (`get_gradient_callback`, `gradient_usage`; prices
 from the model catalog).
 A failure prints one clear line and exits non-zero (`--debug` for the traceback).
+
+Each half runs when its extra is installed and says how to get it otherwise; with neither adapter it makes
+one call with the core's `ResponsesClient`. Without a key it needs the `local` extra for the server.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
+import math
 import os
 import sys
 import time
@@ -26,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from .core.errors import GradientError
 from .core.settings import resolve_api_key
-from .core.usage import UsageTally
+from .core.usage import UsageTally, active_tallies, tracking
 
 DEFAULT_MODEL = "openai-gpt-oss-20b"
 BATCH_MODEL = "openai-gpt-5-nano"  # Batch Inference serves OpenAI's own models, not DO-hosted open ones
@@ -79,15 +84,35 @@ class Report:
 
     @contextlib.contextmanager
     def step(self, title: str) -> Iterator[None]:
-        from .langchain import get_gradient_callback
-
         print(f"\n--- {title}")
         started = time.perf_counter()
-        with get_gradient_callback() as counted:
+        with counting() as tally:
             yield
         elapsed = time.perf_counter() - started
         self.steps.append((title, elapsed))
-        print(f"    [{elapsed * 1000:.0f} ms, {_usage_line(counted.tally)}]")
+        print(f"    [{elapsed * 1000:.0f} ms, {_usage_line(tally)}]")
+
+
+def installed(module: str) -> bool:
+    """Whether an optional dependency is importable (a dotted name whose parent is missing is not)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[UsageTally]:
+    """A tally of the calls in the block: LangChain's callback when it is installed (it sees LangChain
+    runs), else a core tally (LlamaIndex's usage handler and the core step report to it)."""
+    if installed("langchain_core"):
+        from .langchain import get_gradient_callback
+
+        with get_gradient_callback() as counted:
+            yield counted.tally
+    else:
+        with tracking(UsageTally()) as tally:
+            yield tally
 
 
 def _usage_line(tally: UsageTally) -> str:
@@ -101,7 +126,6 @@ def _usage_line(tally: UsageTally) -> str:
 def langchain_part(model: str, base_url: str | None, report: Report) -> None:
     from langchain_core.messages import HumanMessage, ToolMessage
     from langchain_core.tools import tool
-    from langchain_core.vectorstores import InMemoryVectorStore
 
     from .langchain import ChatGradient, GradientEmbeddings
 
@@ -137,9 +161,16 @@ def langchain_part(model: str, base_url: str | None, report: Report) -> None:
 
     with report.step("Retrieval with GradientEmbeddings"):
         with GradientEmbeddings(model=EMBEDDING_MODEL, base_url=base_url) as embeddings:
-            store = InMemoryVectorStore.from_texts(list(DOCUMENTS), embedding=embeddings)
-            (best,) = store.similarity_search("Which environment variable holds the model access key?", k=1)
-        print(f"    best match: {best.page_content[:70]}...")
+            vectors = embeddings.embed_documents(list(DOCUMENTS))
+            query = embeddings.embed_query("Which environment variable holds the model access key?")
+        # What InMemoryVectorStore.similarity_search ranks by, without the numpy it needs for it.
+        best = max(range(len(DOCUMENTS)), key=lambda i: _cosine(query, vectors[i]))
+        print(f"    best match: {DOCUMENTS[best][:70]}...")
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return sum(x * y for x, y in zip(a, b, strict=True)) / norm if norm else 0.0
 
 
 def batch_step(base_url: str | None, report: Report) -> None:
@@ -165,6 +196,27 @@ def batch_step(base_url: str | None, report: Report) -> None:
         used = [answer.usage_metadata for answer in answers if isinstance(answer, AIMessage)]
         tokens = sum(usage["total_tokens"] for usage in used if usage)
         print(f"    {tokens} tokens at the batch rate (not in the dollar tallies)")
+
+
+def core_part(model: str, base_url: str | None, report: Report) -> None:
+    from .core import ResponseResult, ResponsesClient, build_request
+
+    def count(result: ResponseResult) -> None:
+        usage = result.usage
+        for tally in active_tallies():
+            if usage is not None:
+                tally.add_chat(result.model or model, usage.input_tokens, usage.output_tokens)
+
+    print("\n=== The core: ResponsesClient (no LangChain or LlamaIndex installed)")
+    with report.step("One request, then one streamed"), ResponsesClient(base_url=base_url) as client:
+        result = client.create(build_request(model=model, input="In one sentence, what is Gradient?"))
+        print(f"    {result.text}")
+        count(result)
+        with client.stream(build_request(model=model, input="Say hello in five words.")) as stream:
+            for delta in stream:
+                print(delta.text, end="", flush=True)
+            print()
+        count(stream.result)
 
 
 def llama_index_part(model: str, base_url: str | None, report: Report) -> None:
@@ -200,7 +252,7 @@ def llama_index_part(model: str, base_url: str | None, report: Report) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gradient_integrations.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="gradient-demo", description=__doc__)
     parser.add_argument("--model", default=os.environ.get("GRADIENT_MODEL", DEFAULT_MODEL))
     parser.add_argument("--base-url", default=None, help="endpoint root (default: env or the DO endpoint)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -216,6 +268,13 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         base_url = args.base_url
         if base_url is None and resolve_api_key() is None:
+            if not installed("starlette") or not installed("uvicorn"):
+                print(
+                    "No access key set, and the embedded local server is not installed: set "
+                    'GRADIENT_MODEL_ACCESS_KEY, or pip install "gradient-integrations[local]".',
+                    file=sys.stderr,
+                )
+                return 1
             from .local import LocalServer
 
             server = stack.enter_context(LocalServer(stream_dialect=args.stream_dialect))
@@ -228,22 +287,33 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"Using {base_url or os.environ.get('GRADIENT_INFERENCE_ENDPOINT') or 'the DO endpoint'}.")
         print(f"Model: {args.model}; embeddings: {EMBEDDING_MODEL}")
-        from .langchain import get_gradient_callback
-
+        has_langchain, has_llama_index = installed("langchain_core"), installed("llama_index.core")
         try:
-            with get_gradient_callback() as total:
-                langchain_part(args.model, base_url, report)
-                batch_step(base_url, report)
-                llama_index_part(args.model, base_url, report)
+            with counting() as total:
+                if has_langchain:
+                    langchain_part(args.model, base_url, report)
+                    batch_step(base_url, report)
+                else:
+                    print(f"\n=== LangChain half skipped: {_install_hint('langchain')}")
+                if has_llama_index:
+                    llama_index_part(args.model, base_url, report)
+                else:
+                    print(f"\n=== LlamaIndex half skipped: {_install_hint('llama-index')}")
+                if not (has_langchain or has_llama_index):
+                    core_part(args.model, base_url, report)
         except GradientError as exc:
             if args.debug:
                 raise
             print(f"demo failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             return 1
     seconds = sum(elapsed for _, elapsed in report.steps)
-    print(f"\nDone: {len(report.steps)} steps in {seconds:.2f} s, {_usage_line(total.tally)}.")
+    print(f"\nDone: {len(report.steps)} steps in {seconds:.2f} s, {_usage_line(total)}.")
     print(total)
     return 0
+
+
+def _install_hint(extra: str) -> str:
+    return f'pip install "gradient-integrations[{extra}]" (or [all]) to run it'
 
 
 if __name__ == "__main__":

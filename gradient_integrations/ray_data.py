@@ -55,6 +55,8 @@ if TYPE_CHECKING:
     from .langchain import ChatGradient
     from .llama_index import GradientLLM
 
+from ._extras import require_extra
+
 __all__ = ["GradientPredictor", "predict"]
 
 
@@ -231,6 +233,7 @@ def predict(
     limit's split matches the pool. `num_cpus` is what each actor reserves (it mostly waits on the
     network); `runtime_env` (e.g. `{"env_vars": {"GRADIENT_MODEL_ACCESS_KEY": key}}`) is the actors'
     environment, on top of the job's. The result is lazy, like every Ray Data transform."""
+    require_extra("ray", "ray", feature="gradient_integrations.ray_data.predict")
     from ray.data import ActorPoolStrategy
 
     options: dict[str, Any] = {"num_cpus": num_cpus}

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
-from core._transports import CountingTransport
+from fakes import CountingTransport
 
 if TYPE_CHECKING:
     from gradient_integrations.local import LocalServer
@@ -31,7 +32,7 @@ def local_server() -> Iterator[LocalServer]:
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     """Cassettes written through pytest-recording (langchain-tests' `test_stream_time`) get the same
     JSON-body matcher and the same stamped serializer as ours, so they also say which server answered."""
-    from gradient_integrations.testing.cassettes import (
+    from devtools.cassettes import (
         JSON_BODY_MATCHER,
         SERIALIZER_NAME,
         RecordingSource,
@@ -49,7 +50,7 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
 
 @pytest.fixture
 def counter() -> Iterator[CountingTransport]:
-    """A real-socket sync transport that records each request's path (see `core/_transports.py`)."""
-    transport = CountingTransport()
+    """A real-socket sync transport that records each request (see `fakes.py`)."""
+    transport = CountingTransport(httpx.HTTPTransport())
     yield transport
     transport.close()

@@ -5,6 +5,10 @@
 Importing this package needs `langchain-core` (the `langchain` extra); the core does not.
 """
 
+from .._extras import require_extra
+
+require_extra("langchain", "langchain_core", feature="gradient_integrations.langchain")
+
 from .batch import aattach_batch, asubmit_batch, attach_batch, submit_batch
 from .callbacks import GradientCallbackHandler, get_gradient_callback
 from .chat_models import ChatGradient

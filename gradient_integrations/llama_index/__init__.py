@@ -6,6 +6,10 @@ Needs the `llama-index` extra (`llama-index-core`). The adapters only map LlamaI
 the core's wire types; see `base.GradientLLM` for configuration.
 """
 
+from .._extras import require_extra
+
+require_extra("llama-index", "llama_index.core", feature="gradient_integrations.llama_index")
+
 from ..core.tokens import Tokenizer
 from .base import DEFAULT_MODEL, GradientLLM
 from .embeddings import GradientEmbedding

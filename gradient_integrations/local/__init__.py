@@ -18,7 +18,7 @@ finalizing -> completed, cancel, results), `objects` (the presigned object store
 refuses an `Authorization` header as S3 does), `sse` (stream writing and mid-stream faults), `faults` (the
 fault spec language), `connections` (uvicorn's HTTP protocol with request-head limits), `server`
 (`LocalServer`), `__main__` (the CLI).
-The rules of the scripted model and the faults are in the README ("The local Gradient-compatible server").
+The rules of the scripted model and the faults are in `docs/local-server.md`.
 
 Limits, so that one client can neither freeze the server nor exhaust its memory (details in `server`):
 request bodies of at most 8 MiB (`413`) arriving within 30 s of the head (`408`); request heads of at most
@@ -26,6 +26,10 @@ request bodies of at most 8 MiB (`413`) arriving within 30 s of the head (`408`)
 nested at most 128 deep, UTF-8 only (`400`); tool arguments and structured output generated within a fixed
 total budget (`schema_values.MAX_STEPS`, `MAX_CHARS`), heavy requests answered off the event loop.
 """
+
+from .._extras import require_extra
+
+require_extra("local", "starlette", "uvicorn", feature="gradient_integrations.local")
 
 from .app import DEFAULT_MODELS, GradientApp, StreamDialect, create_app
 from .embeddings import DEFAULT_EMBEDDING_MODELS, EmbeddingModel

@@ -21,8 +21,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
+from devtools import CassetteError, RecordingSource
 from gradient_integrations.core.settings import DEFAULT_BASE_URL, ENDPOINT_ENV_VAR
-from gradient_integrations.testing import CassetteError, RecordingSource
 
 CASSETTE_ROOT = Path(__file__).resolve().parents[2] / "cassettes"
 REPLAY_BASE_URL = "http://127.0.0.1:9"  # the discard port: never contacted, vcrpy answers first

@@ -34,7 +34,7 @@ from _recording import (
 )
 from pydantic import SecretStr
 
-from gradient_integrations.testing import (
+from devtools import (
     CassetteError,
     RecordingSource,
     build_vcr,

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import pytest
 from _recording import CASSETTE_ROOT, TEST_ACCESS_KEY, WRONG_ACCESS_KEY
 
+from devtools import StoredCassette, find_key_like, read_cassette
+from devtools.cassettes import LOCAL_ENDPOINT, REDACTED, REPLAY_RESPONSE_HEADERS
 from gradient_integrations.core.settings import API_KEY_ENV_VARS
-from gradient_integrations.testing import StoredCassette, find_key_like, read_cassette
-from gradient_integrations.testing.cassettes import LOCAL_ENDPOINT, REDACTED, REPLAY_RESPONSE_HEADERS
 
 GROUPS = ("langchain", "llama_index")
 # Any key in this environment counts too: a recording made with it must not contain it.

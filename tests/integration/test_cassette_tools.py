@@ -16,9 +16,7 @@ from _recording import REPLAY_BASE_URL, TEST_ACCESS_KEY, RecordingPlan
 from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request
 
-from gradient_integrations.core import ResponsesClient, build_request
-from gradient_integrations.local import LocalServer
-from gradient_integrations.testing import (
+from devtools import (
     CassetteError,
     RecordingSource,
     StampedYamlSerializer,
@@ -30,7 +28,9 @@ from gradient_integrations.testing import (
     redact_request,
     redact_response,
 )
-from gradient_integrations.testing.cassettes import REDACTED
+from devtools.cassettes import REDACTED
+from gradient_integrations.core import ResponsesClient, build_request
+from gradient_integrations.local import LocalServer
 
 DO_KEY = "sk-do-v1-abcdef0123456789"
 
@@ -42,7 +42,7 @@ def vcr_request(body: bytes = b'{"model":"m","input":"hi"}', **headers: str) -> 
 
 def test_importing_the_helpers_loads_no_recording_or_notebook_library() -> None:
     probe = (
-        "import sys, gradient_integrations.testing, gradient_integrations.testing.notebooks\n"
+        "import sys, devtools, devtools.notebooks\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'vcr', 'yaml', 'nbclient', 'nbformat'}))"
     )
     command = [sys.executable, "-c", probe]

@@ -18,8 +18,8 @@ from langchain_core.messages import AIMessage, AIMessageChunk
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests
 
+from devtools.cassettes import vcr_options
 from gradient_integrations.langchain import ChatGradient
-from gradient_integrations.testing.cassettes import vcr_options
 
 MODEL = "openai-gpt-oss-120b"  # gpt-oss models reason first on the local server, as on Gradient
 OTHER_MODEL = "llama3.3-70b-instruct"

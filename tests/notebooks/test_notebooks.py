@@ -4,7 +4,7 @@ Each notebook is executed with nbclient in a fresh kernel with no access key in 
 the in-process local server): any cell error fails the test, naming the cell. The committed files are
 checked as stored: every code cell executed once, in order, without an error output, and no output holds
 a key-like string or an absolute path of the machine that ran it. Refresh the committed outputs with
-`python -m gradient_integrations.testing.notebooks` (README, "Notebooks").
+`python -m devtools.notebooks` (README, "Notebooks").
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from gradient_integrations.testing import notebooks
+from devtools import notebooks
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -38,6 +38,7 @@ def test_committed_notebook_is_executed_and_clean(path: Path) -> None:
     assert outputs, "the notebook was committed without outputs"
 
 
+@pytest.mark.slow
 @each_notebook
 @pytest.mark.timeout(180)
 def test_notebook_runs_without_errors(path: Path) -> None:

@@ -1,6 +1,6 @@
 """Execute the quickstart notebooks with nbclient, scrub their outputs, and check them before a commit.
 
-    python -m gradient_integrations.testing.notebooks notebooks/*.ipynb     # re-execute and write back
+    python -m devtools.notebooks notebooks/*.ipynb     # re-execute and write back
 
 Execution always runs without an access key (every key variable and the endpoint variable are removed
 from the kernel's environment), so the notebooks talk to the in-process local server and their outputs
@@ -23,7 +23,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.settings import API_KEY_ENV_VARS, ENDPOINT_ENV_VAR
+from gradient_integrations.core.settings import API_KEY_ENV_VARS, ENDPOINT_ENV_VAR
+
 from .cassettes import find_key_like
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 DEFAULT_TIMEOUT = 120  # seconds per cell; a healthy cell takes well under one
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 # Absolute paths as they appear in tracebacks and warnings on Linux, macOS and Windows. This catches
 # paths under the usual roots; `problems()` also looks for this machine's own paths verbatim, wherever
 # the checkout lives (a CI runner may clone into a root this pattern does not list).

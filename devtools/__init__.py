@@ -1,10 +1,10 @@
-"""Test helpers that ship with the package: recording cassettes safely and executing the notebooks.
+"""Contributor tools, kept in the repository and not in the wheel: cassette recording, notebook runs.
 
 `cassettes` holds the vcrpy configuration the integration tests use (every request header and the query
 string redacted, a JSON-aware body matcher, a serializer that stamps each cassette with the server it was
 recorded against) and the scanner that proves no key landed in a cassette. `notebooks` executes and
 scrubs the quickstart notebooks. Neither imports vcrpy, PyYAML or nbclient until a function needs them,
-so importing this package costs nothing extra.
+so importing this package costs nothing extra. Run from the repository root (pytest's `pythonpath` has it).
 """
 
 from .cassettes import (

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar, cast
 from urllib.parse import urlsplit
 
-from .. import __version__
-from ..core.errors import redact
+from gradient_integrations import __version__
+from gradient_integrations.core.errors import redact
 
 __all__ = [
     "JSON_BODY_MATCHER",
