@@ -89,7 +89,7 @@ def index_of(value: Any) -> int | None:
 
 def encode_line(index: int, request: ResponseRequest) -> bytes:
     """One JSONL line (with its newline) for this request: its body exactly as a live call sends it."""
-    request._check_tool_choice()
+    request.check()
     body = encode_body(request, request.to_body(stream=False))
     head = f'{{"custom_id":"{custom_id(index)}","method":"POST","url":"{ENDPOINT}","body":'.encode()
     return head + body + b"}\n"

@@ -37,6 +37,7 @@ from typing import Any, NoReturn, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from .._version import __version__
 from . import deadlines, logs
 from .catalog import ListedModel, check_model_listed, read_model_list
 from .deadlines import CallClock
@@ -76,7 +77,6 @@ __all__ = ["AsyncResponseStream", "ResponseStream", "ResponsesClient"]
 logger = logging.getLogger("gradient_integrations")
 logs.install()
 
-_VERSION = "0.1.0"
 # Header names are kept lower-case so merging layers replaces case-insensitively: a caller's
 # `authorization` or `accept` must replace ours, never travel alongside it as a second header.
 _JSON_HEADERS = {"content-type": "application/json", "accept": "application/json"}
@@ -354,7 +354,7 @@ class _ClientBase:
         # client gets them on each request (merging headers per request costs a few µs per call).
         self._headers = _lower_names(
             {
-                "User-Agent": f"gradient-integrations/{_VERSION}",
+                "User-Agent": f"gradient-integrations/{__version__}",
                 "accept-encoding": ACCEPT_ENCODING,  # what `frames` decodes: no br or zstd
                 **self.settings.default_headers,
             }
@@ -435,9 +435,7 @@ class _ClientBase:
         The headers (with the key) live only in this frame: a traceback of a failed send, printed with its
         local variables, never shows them.
         """
-        # build_request runs the cross-field checks, but a ResponseRequest made directly or by
-        # model_copy(update=...) skips them: repeat them here, before anything is sent.
-        request._check_tool_choice()
+        request.check()
         content = encode_body(request, request.to_body(stream=stream))
         return self._http_request(
             http, "POST", self._url, content, stream=stream, extra_headers=extra_headers

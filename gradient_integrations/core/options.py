@@ -282,7 +282,7 @@ def field_names(model: type[BaseModel]) -> frozenset[str]:
 
 
 def option_table_markdown() -> str:
-    """The README's option table, generated from `OPTIONS` (a test keeps the README in step)."""
+    """The option table of `docs/configuration.md`, generated from `OPTIONS` (a test keeps it in step)."""
     lines = ["| Option | Also accepted as | What it sets |", "| --- | --- | --- |"]
     for option in OPTIONS:
         aliases = ", ".join(f"`{alias}`" for alias in option.aliases) or "-"

@@ -19,7 +19,7 @@ Dialects, detected per event so a server may mix them:
     stream ends with `response.completed`, `response.incomplete` (a normal end, finish reason from
     `incomplete_details.reason`) or `response.failed` (`ResponseFailedError`, with the partial result).
 
-Rules worth knowing (the README's "What the endpoint sends" lists every shape with its source):
+Rules worth knowing (`docs/wire.md`, "What the endpoint sends", lists every shape with its source):
 
 * **Tool-call ids: the first id seen wins.** A stream's chunks carry the `call_id` of
   `response.output_item.added`; when the completed payload names the same call differently (vLLM), the final

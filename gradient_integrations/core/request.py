@@ -39,6 +39,7 @@ __all__ = [
     "StreamOptions",
     "ToolChoice",
     "build_request",
+    "check_tool_results",
 ]
 
 MAX_STOP_SEQUENCES = 4
@@ -230,6 +231,29 @@ class ResponseRequest(BaseModel):
                 raise ValueError(f"value of {key!r} is longer than {MAX_METADATA_VALUE} characters")
         return value
 
+    def check(self) -> None:
+        """The checks across fields and items that pydantic's per-field validation cannot make.
+
+        `build_request` runs them; so do the client and the batch encoder before sending, since a
+        `ResponseRequest` made directly or by `model_copy(update=...)` skips `build_request`.
+        """
+        self._check_stop()
+        self._check_tool_choice()
+        if isinstance(self.input, list):
+            check_tool_results(self.input)
+
+    def _check_stop(self) -> None:
+        # An empty stop string is a mistake the endpoint would not name: vLLM ignores it, OpenAI refuses it.
+        stop = self.stop
+        if stop == "":
+            raise InvalidRequestError("stop", "is an empty string; pass a non-empty stop sequence, or None")
+        if isinstance(stop, list):
+            for position, sequence in enumerate(stop):
+                if sequence == "":
+                    raise InvalidRequestError(
+                        f"stop[{position}]", "is an empty string; remove it or pass a non-empty stop sequence"
+                    )
+
     def _check_tool_choice(self) -> None:
         choice = self.tool_choice
         if isinstance(choice, NamedToolChoice):
@@ -255,6 +279,34 @@ class ResponseRequest(BaseModel):
             body["stream_options"] = options.model_dump(mode="json", exclude_none=True)
         body.update(self.extra_body)
         return body
+
+
+def check_tool_results(
+    items: Sequence[Any], owners: Sequence[int] | None = None, label: str = "input"
+) -> None:
+    """Refuse a tool result whose `call_id` matches no tool call before it, naming where it came from.
+
+    The endpoint refuses such a history with a 400 that names no message (OpenAI: "No tool call found for
+    function call output with call_id ..."), after a round trip. Item `i` is named `{label}[{owners[i]}]`:
+    the adapters pass each item's message index and `label="messages"`; the default names `input[i]`.
+    Items are wire models or plain dicts (an `extra_body` or a caller's raw items).
+    """
+    called: set[str] = set()
+    for position, item in enumerate(items):
+        if isinstance(item, dict):
+            kind, call_id = item.get("type"), item.get("call_id")
+        else:
+            kind, call_id = getattr(item, "type", None), getattr(item, "call_id", None)
+        if kind == "function_call" and isinstance(call_id, str):
+            called.add(call_id)
+        elif kind == "function_call_output" and call_id not in called:
+            where = f"{label}[{owners[position] if owners is not None else position}]"
+            raise InvalidRequestError(
+                where,
+                f"is a tool result for call_id {call_id!r}, which matches no tool call before it; keep the "
+                "assistant message that made the call ahead of its result (trimming a history can cut it "
+                "off) or drop this result",
+            )
 
 
 def _location(loc: Sequence[int | str]) -> str:
@@ -290,5 +342,5 @@ def build_request(**fields: Any) -> ResponseRequest:
         field = _location(first["loc"]) or "request"
         message = str(first["msg"]).removeprefix("Value error, ")
         raise InvalidRequestError(field, message) from None
-    request._check_tool_choice()
+    request.check()
     return request

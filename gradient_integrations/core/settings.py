@@ -3,6 +3,8 @@
 Key:      explicit `api_key` > GRADIENT_MODEL_ACCESS_KEY > MODEL_ACCESS_KEY > DIGITALOCEAN_INFERENCE_KEY.
 Endpoint: explicit `base_url` > GRADIENT_INFERENCE_ENDPOINT > https://inference.do-ai.run.
 The endpoint may be given with or without a trailing `/v1` and `/`; requests go to `<root>/v1/responses`.
+A URL copied from DO's docs with the path included (`.../v1/responses`) is read as its root; one ending in
+another API path (`/v1/chat/completions`, `/v1/embeddings`, ...) is a ConfigurationError naming the root.
 A loopback endpoint (the local server) needs no key; any other endpoint without one is a ConfigurationError.
 
 Time limits, in seconds, each > 0 (else a ConfigurationError naming it); None means "default":
@@ -114,6 +116,10 @@ def normalize_base_url(base_url: str | None = None) -> str:
 
 # Cached: adapters resolve the endpoint on every call (LangChain asks for `_identifying_params` each
 # time), and parsing a URL costs about as much as the rest of our per-call work (benchmarks/).
+# Paths of DO's other inference routes: a base_url ending in one is a copy-paste of the wrong URL.
+_OTHER_API_PATHS = ("/chat/completions", "/completions", "/embeddings", "/models", "/batches", "/messages")
+
+
 @functools.lru_cache(maxsize=64)
 def _normalized_root(url: str) -> str:
     try:
@@ -123,8 +129,21 @@ def _normalized_root(url: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigurationError(f"base_url must be an http(s) URL such as {DEFAULT_BASE_URL!r}, got {url!r}")
     url = url.rstrip("/")
+    # The full endpoint URL, as DO's docs print it: the root is what the user meant.
+    for suffix in ("/v1/responses", "/responses"):
+        if url.endswith(suffix):
+            url = url[: -len(suffix)].rstrip("/")
+            break
     if url.endswith("/v1"):
         url = url[: -len("/v1")]
+    for path in _OTHER_API_PATHS:
+        if url.endswith(path):
+            root = url[: -len(path)].removesuffix("/v1")
+            raise ConfigurationError(
+                f"base_url: {url!r} ends in the API path {path!r}; pass the endpoint's root, "
+                f"base_url={root!r}; this library adds /v1/responses (and /v1/embeddings, /v1/models, "
+                "/v1/batches) itself"
+            )
     return url
 
 

@@ -50,6 +50,7 @@ from ..core import (
     Usage,
 )
 from ..core import ToolCall as WireToolCall
+from ..core.request import check_tool_results
 
 __all__ = [
     "PROVIDER",
@@ -83,8 +84,12 @@ _CHAT_ROLES |= {"system": "system", "developer": "developer"}
 def messages_to_input(messages: Sequence[BaseMessage]) -> list[WireItem]:
     """The request's `input` items for a LangChain conversation, in order."""
     items: list[WireItem] = []
+    owners: list[int] = []
     for index, message in enumerate(messages):
-        items.extend(_message_items(index, message))
+        converted = _message_items(index, message)
+        items.extend(converted)
+        owners.extend([index] * len(converted))
+    check_tool_results(items, owners, label="messages")
     return items
 
 

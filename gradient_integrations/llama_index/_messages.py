@@ -40,7 +40,7 @@ from gradient_integrations.core import (
     InvalidRequestError,
     MessageItem,
 )
-from gradient_integrations.core.request import InputItem
+from gradient_integrations.core.request import InputItem, check_tool_results
 
 __all__ = ["to_input_items"]
 
@@ -63,10 +63,14 @@ def to_input_items(messages: Sequence[ChatMessage]) -> list[InputItem]:
     if not messages:
         raise InvalidRequestError("messages", "is empty; pass at least one ChatMessage")
     items: list[InputItem] = []
+    owners: list[int] = []
     for index, message in enumerate(messages):
-        items.extend(_message_items(message, f"messages[{index}]"))
+        converted = _message_items(message, f"messages[{index}]")
+        items.extend(converted)
+        owners.extend([index] * len(converted))
     if not items:
         raise InvalidRequestError("messages", "contain no text, tool call or tool result to send")
+    check_tool_results(items, owners, label="messages")
     return items
 
 

@@ -1,6 +1,6 @@
 """The scripted model: a deterministic stand-in for an LLM, from a validated request to a `ScriptedTurn`.
 
-The rules (the README section "The scripted model's rules" is the user-facing copy):
+The rules (`docs/local-server.md`, "The scripted model's rules", is the user-facing copy):
 
 - Text: "You said: <last user message>", prefixed with "(following instructions: <first words>) " when
   `instructions` or system/developer messages are present. A `[words:N]` directive in the last user message
