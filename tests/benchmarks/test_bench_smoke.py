@@ -28,6 +28,7 @@ from benchmarks import (
     _common,
     _loopback_clients,
     batch_inference,
+    core_overhead,
     embeddings,
     import_time,
     llama_index_stream,
@@ -199,6 +200,7 @@ def assert_sane(section: Section) -> None:
         assert target.met is (target.measured <= target.limit)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_smoke_run_lists_every_contender_with_sane_figures(name: str) -> None:
     sections = smoke(name)
@@ -211,6 +213,7 @@ def test_smoke_run_lists_every_contender_with_sane_figures(name: str) -> None:
                 assert section.row(baseline).values[column] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_loopback_smoke_keeps_our_connections_within_the_pool_limit() -> None:
     sequential, concurrent = smoke("loopback_load")
 
@@ -224,11 +227,24 @@ def test_loopback_smoke_keeps_our_connections_within_the_pool_limit() -> None:
     }
 
 
+@pytest.mark.slow
 def test_local_server_throughput_smoke_reports_positive_rates() -> None:
     for section in local_server_throughput.run(smoke=True):
         assert_sane(section)
 
 
+@pytest.mark.slow
+def test_core_overhead_smoke_run_reports_both_modes() -> None:
+    figures = core_overhead.measure(smoke=True, rounds=2, batch=5)
+    assert figures["target_ratio"] == 1.3 and (figures["rounds"], figures["batch"]) == (2, 5)
+    for mode in ("sync", "async"):
+        row = figures[mode]
+        assert row["core_us"] > 0 and row["raw_us"] > 0 and row["ratio"] > 0
+        assert row["ratio_min"] <= row["ratio"] <= row["ratio_max"]
+    assert figures["met"] == all(figures[mode]["ratio"] <= 1.3 for mode in ("sync", "async"))
+
+
+@pytest.mark.slow
 def test_runner_smoke_writes_only_where_told(tmp_path: Path) -> None:
     tracked = [run.DEFAULT_OUT / "RESULTS.md", run.DEFAULT_OUT / "results.json"]
     before = {path: path.stat().st_mtime_ns if path.exists() else None for path in tracked}

@@ -3,9 +3,9 @@
 `Answer` holds what a model said (reasoning pieces, text pieces, tool calls in argument pieces, usage,
 how it ended). `body()` is the non-streamed `/v1/responses` JSON; `do_stream()` is DO's `response.chunk`
 dialect and `typed_stream()` the vLLM/OpenAI typed-event dialect, both as SSE bytes with the framing
-knobs real servers vary (line ends, comments and keep-alives, `event:`/`id:` lines, multi-line `data`,
-empty `choices`, unknown event types, a second `[DONE]`). A correct core gives the same `ResponseResult`
-for all three; `answers()` and `framings()` draw them for hypothesis.
+knobs real servers vary (line ends, comments and keep-alives, `event:`/`id:`/`retry:` lines, multi-line
+`data`, `data:` without a space, empty `choices`, unknown event types, a second `[DONE]`). A correct
+core gives the same `ResponseResult` for all three; `answers()` and `framings()` draw them for hypothesis.
 """
 
 from __future__ import annotations
@@ -224,13 +224,20 @@ class Framing:
     unknown_fields: bool = False  # extra keys and unknown event types
     double_done: bool = False  # a second `data: [DONE]`
     final_only: bool = False  # typed dialect: only response.completed carries the answer
+    compact_data: bool = False  # `data:` with no space before the value
+    retry_lines: bool = False  # `retry:` fields, alone and inside events
+    ping_events: bool = False  # an untyped-dialect `{"type": "ping"}` event between the others
 
     def encode(self, events: list[tuple[str | None, dict[str, Any] | str]]) -> bytes:
         eol = self.eol
         out: list[str] = []
         if self.comments:
             out.append(f": keep-alive{eol}{eol}")
+        if self.retry_lines:
+            out.append(f"retry: 1500{eol}{eol}")
         for number, (kind, payload) in enumerate(events):
+            if self.ping_events and number == 1:
+                out.append(sse_event(json.dumps({"type": "ping"}), eol=eol))
             if isinstance(payload, str):
                 out.append(sse_event(payload, eol=eol))
                 continue
@@ -238,10 +245,16 @@ class Framing:
             block = sse_event(data, event=kind if self.event_lines else None, eol=eol)
             if self.event_lines:
                 block = f"id: {number}{eol}" + block
+            if self.retry_lines:
+                block = f"retry: {1000 + number}{eol}" + block
             if self.comments:
                 block = f": ping {number}{eol}" + block + f":{eol}{eol}"
             out.append(block)
-        return "".join(out).encode("utf-8")
+        text = "".join(out)
+        if self.compact_data:  # every `data: ` starts a line (JSON escapes line breaks inside values)
+            text = text.replace(f"{eol}data: ", f"{eol}data:")
+            text = "data:" + text[6:] if text.startswith("data: ") else text
+        return text.encode("utf-8")
 
 
 # -- strategies --------------------------------------------------------------------------------------
@@ -283,4 +296,7 @@ framings = st.builds(
     unknown_fields=st.booleans(),
     double_done=st.booleans(),
     final_only=st.booleans(),
+    compact_data=st.booleans(),
+    retry_lines=st.booleans(),
+    ping_events=st.booleans(),
 )

@@ -1,24 +1,20 @@
-"""Test helpers for the core: fixture loading, DO OpenAPI schemas, scripted transports, SSE framing.
+"""Test helpers for the core: fixture loading, DO OpenAPI schemas, a client on a fake endpoint, SSE framing.
 
-`Script` is the one fake endpoint every client test uses: it records each request it receives (so a test
-can prove how many were sent, and with what body and headers) and answers from a list of `Reply`s, the
-last of which repeats. The same script serves a sync client (`.transport`) and an async one
-(`.async_transport`); a streamed reply yields its byte chunks from a plain iterator for the first and
-from an async iterator for the second, exactly as a socket-backed response would.
+The fake endpoint itself (`FakeEndpoint`, `Reply`, `json_reply`, `sse_reply`) lives in `tests/fakes.py`,
+shared with every other layer; `make_client` wires a core `ResponsesClient` to one, with sleeps recorded.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import schemathesis
 import yaml
+from fakes import FakeEndpoint
 from hypothesis.strategies import SearchStrategy
 from schemathesis.generation import GenerationMode
 
@@ -120,80 +116,7 @@ def schema_example(relative: str) -> Any:
     return example(yaml.safe_load(path.read_text(encoding="utf-8")), path)
 
 
-# -- scripted endpoint -------------------------------------------------------------------------------
-ChunkSource = Callable[[], Iterable[bytes]]
-
-
-@dataclass
-class Reply:
-    """One scripted answer: a status with JSON or SSE bytes (optionally chunked), or a transport failure."""
-
-    status: int = 200
-    json_body: Any = None
-    chunks: Sequence[bytes] | None = None  # SSE body, delivered piece by piece
-    fail_after: BaseException | None = None  # raised by the body iterator after `chunks`
-    raises: BaseException | None = None  # raised instead of answering (e.g. httpx.ConnectError)
-    headers: dict[str, str] = field(default_factory=dict)
-
-    def build(self, request: httpx.Request, *, is_async: bool) -> httpx.Response:
-        if self.raises is not None:
-            raise self.raises
-        headers = dict(self.headers)
-        if self.chunks is None:
-            headers.setdefault("content-type", "application/json")
-            content = json.dumps(self.json_body).encode() if self.json_body is not None else b""
-            return httpx.Response(self.status, headers=headers, content=content, request=request)
-        headers.setdefault("content-type", "text/event-stream; charset=utf-8")
-        stream: Any = self._aiter() if is_async else self._iter()
-        return httpx.Response(self.status, headers=headers, content=stream, request=request)
-
-    def _iter(self) -> Iterator[bytes]:
-        yield from self.chunks or ()
-        if self.fail_after is not None:
-            raise self.fail_after
-
-    async def _aiter(self) -> AsyncIterator[bytes]:
-        for chunk in self.chunks or ():
-            yield chunk
-        if self.fail_after is not None:
-            raise self.fail_after
-
-
-def json_reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:
-    return Reply(status=status, json_body=body, headers=headers or {})
-
-
-def sse_reply(chunks: Sequence[bytes], *, fail_after: BaseException | None = None) -> Reply:
-    return Reply(chunks=list(chunks), fail_after=fail_after)
-
-
-class Script:
-    """A fake `/v1/responses` endpoint that records requests and plays `replies` in order."""
-
-    def __init__(self, *replies: Reply) -> None:
-        assert replies, "a script needs at least one reply"
-        self.replies = list(replies)
-        self.requests: list[httpx.Request] = []
-        self.transport = httpx.MockTransport(lambda request: self._answer(request, is_async=False))
-        self.async_transport = httpx.MockTransport(self._answer_async)
-
-    @property
-    def count(self) -> int:
-        return len(self.requests)
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(request.content) for request in self.requests]
-
-    def _answer(self, request: httpx.Request, *, is_async: bool) -> httpx.Response:
-        request.read()
-        self.requests.append(request)
-        reply = self.replies[min(len(self.requests), len(self.replies)) - 1]
-        return reply.build(request, is_async=is_async)
-
-    async def _answer_async(self, request: httpx.Request) -> httpx.Response:
-        return self._answer(request, is_async=True)
-
-
+# -- a client on a fake endpoint ----------------------------------------------------------------
 class SleepRecorder:
     """Stands in for `time.sleep` and `asyncio.sleep` in a `RetryPolicy`: records, never waits."""
 
@@ -208,7 +131,7 @@ class SleepRecorder:
 
 
 def make_client(
-    script: Script, *, sleeper: SleepRecorder | None = None, max_retries: int = 2, **kwargs: Any
+    script: FakeEndpoint, *, sleeper: SleepRecorder | None = None, max_retries: int = 2, **kwargs: Any
 ) -> ResponsesClient:
     """A client wired to `script` (sync and async), with sleeps recorded instead of slept."""
     sleeper = sleeper or SleepRecorder()

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import InFlightTransport
 
 from gradient_integrations.core import (
     BatchError,
@@ -39,8 +40,6 @@ from gradient_integrations.core import (
 )
 from gradient_integrations.local import LocalServer
 from gradient_integrations.local.batches import FAIL_MARKER
-
-from ._transports import InFlightTransport
 
 KEY = "sk-do-batch-jobs-test-key-0123456789"
 MODEL = "openai-gpt-5-nano"

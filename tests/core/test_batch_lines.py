@@ -10,8 +10,8 @@ import json
 import random
 from typing import Any
 
-import httpx
 import pytest
+from fakes import FakeEndpoint, json_reply
 
 from gradient_integrations.core import (
     APIResponseValidationError,
@@ -123,21 +123,16 @@ LIVE_REQUESTS = [
 
 @pytest.mark.parametrize("request_", LIVE_REQUESTS)
 def test_line_body_is_byte_for_byte_what_a_live_create_sends(request_: ResponseRequest) -> None:
-    sent: list[bytes] = []
-
-    def endpoint(request: httpx.Request) -> httpx.Response:
-        sent.append(request.read())
-        return httpx.Response(200, json=_answer("ok"))
-
+    endpoint = FakeEndpoint(json_reply(_answer("ok")))
     client = ResponsesClient(
-        api_key="k", base_url="https://gradient.test", transport=httpx.MockTransport(endpoint), max_retries=0
+        api_key="k", base_url="https://gradient.test", transport=endpoint.transport, max_retries=0
     )
     try:
         client.create(request_)
     finally:
         client.close()
     line = encode_line(7, request_)
-    assert _body_of(line) == sent[0]
+    assert _body_of(line) == endpoint.requests[0].content
     assert (
         _body_of(line)
         == json.dumps(request_.to_body(stream=False), separators=(",", ":"), ensure_ascii=False).encode()

@@ -6,6 +6,7 @@ import pickle
 from typing import Any
 
 import pytest
+from fakes import FakeEndpoint, json_reply
 
 from gradient_integrations.core import (
     CATALOG,
@@ -17,7 +18,7 @@ from gradient_integrations.core import (
 )
 from gradient_integrations.core.catalog import check_model_listed, read_model_list
 
-from ._support import Script, json_reply, make_client
+from ._support import make_client
 
 LISTED = {
     "object": "list",
@@ -75,7 +76,7 @@ def test_with_models_returns_a_new_catalog() -> None:
 
 
 def test_model_list_is_read_and_cached_per_client() -> None:
-    script = Script(json_reply(LISTED))
+    script = FakeEndpoint(json_reply(LISTED))
     with make_client(script) as client:
         first = client.list_models()
         second = client.list_models()
@@ -92,7 +93,7 @@ def test_model_list_is_read_and_cached_per_client() -> None:
 
 
 async def test_async_model_list_shares_the_cache() -> None:
-    script = Script(json_reply(LISTED))
+    script = FakeEndpoint(json_reply(LISTED))
     client = make_client(script)
     try:
         await client.alist_models()

@@ -11,20 +11,11 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from fakes import FakeEndpoint, json_reply, sse_reply
 
 from gradient_integrations.core import ResponsesClient, build_request
 
-from ._support import (
-    BASE_URL,
-    Script,
-    acollect,
-    collect,
-    json_reply,
-    load_json,
-    make_client,
-    sse_event,
-    sse_reply,
-)
+from ._support import BASE_URL, acollect, collect, load_json, make_client, sse_event
 
 REQUEST = build_request(model="m", input="hi")
 BODY = load_json("pydo_created_at.json")
@@ -34,7 +25,7 @@ STREAM = (
 
 
 async def test_sync_and_async_give_the_same_result() -> None:
-    script = Script(json_reply(BODY))
+    script = FakeEndpoint(json_reply(BODY))
     client = make_client(script)
     assert client.create(REQUEST) == await client.acreate(REQUEST)
     assert script.count == 2
@@ -42,7 +33,7 @@ async def test_sync_and_async_give_the_same_result() -> None:
 
 
 def test_http_clients_are_created_lazily_and_reused() -> None:
-    script = Script(json_reply(BODY))
+    script = FakeEndpoint(json_reply(BODY))
     client = make_client(script)
     assert client._http is None and client._async_pools == {}  # nothing opened by the constructor
     client.create(REQUEST)
@@ -53,7 +44,7 @@ def test_http_clients_are_created_lazily_and_reused() -> None:
 
 
 async def test_close_closes_what_the_client_created() -> None:
-    script = Script(json_reply(BODY))
+    script = FakeEndpoint(json_reply(BODY))
     client = make_client(script)
     client.create(REQUEST)
     await client.acreate(REQUEST)
@@ -66,7 +57,7 @@ async def test_close_closes_what_the_client_created() -> None:
 
 
 def test_injected_http_client_is_used_and_never_closed() -> None:
-    script = Script(json_reply(BODY))
+    script = FakeEndpoint(json_reply(BODY))
     http = httpx.Client(transport=script.transport)
     with ResponsesClient(api_key="k", base_url=BASE_URL, http_client=http) as client:
         client.create(REQUEST)
@@ -76,7 +67,7 @@ def test_injected_http_client_is_used_and_never_closed() -> None:
 
 
 async def test_injected_async_http_client_is_used_and_never_closed() -> None:
-    script = Script(json_reply(BODY))
+    script = FakeEndpoint(json_reply(BODY))
     ahttp = httpx.AsyncClient(transport=script.async_transport)
     async with ResponsesClient(api_key="k", base_url=BASE_URL, http_async_client=ahttp) as client:
         await client.acreate(REQUEST)
@@ -86,7 +77,7 @@ async def test_injected_async_http_client_is_used_and_never_closed() -> None:
 
 
 def test_context_manager_closes() -> None:
-    script = Script(json_reply(BODY))
+    script = FakeEndpoint(json_reply(BODY))
     with make_client(script) as client:
         client.create(REQUEST)
         http = client.http_client
@@ -94,7 +85,7 @@ def test_context_manager_closes() -> None:
 
 
 async def test_streams_send_nothing_until_iterated() -> None:
-    script = Script(sse_reply([STREAM]))
+    script = FakeEndpoint(sse_reply([STREAM]))
     client = make_client(script)
     stream, astream = client.stream(REQUEST), client.astream(REQUEST)
     assert script.count == 0
@@ -106,7 +97,7 @@ async def test_streams_send_nothing_until_iterated() -> None:
 
 def test_stream_timeout_reads_are_bounded_by_the_idle_timeout() -> None:
     # The whole rule, min(read timeout, stream_idle_timeout), is in test_timeouts.
-    script = Script(sse_reply([STREAM]))
+    script = FakeEndpoint(sse_reply([STREAM]))
     client = make_client(script, timeout=30.0, stream_idle_timeout=7.0)
     collect(client.stream(REQUEST))
     script.replies = [json_reply(BODY)]
@@ -120,7 +111,7 @@ def test_stream_timeout_reads_are_bounded_by_the_idle_timeout() -> None:
 
 
 async def test_concurrent_async_calls_share_one_client() -> None:
-    script = Script(json_reply(BODY))
+    script = FakeEndpoint(json_reply(BODY))
     client = make_client(script)
     results = await asyncio.gather(*(client.acreate(REQUEST) for _ in range(25)))
     assert {result.text for result in results} == {"The ocean covers over 70% of Earth."}
@@ -129,7 +120,7 @@ async def test_concurrent_async_calls_share_one_client() -> None:
 
 
 def test_concurrent_threads_share_one_client() -> None:
-    script = Script(json_reply(BODY))
+    script = FakeEndpoint(json_reply(BODY))
     client = make_client(script)
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda _: client.create(REQUEST), range(40)))

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeEndpoint, json_reply
 
 from gradient_integrations.core import (
     APIResponseValidationError,
@@ -21,7 +22,7 @@ from gradient_integrations.core import (
 )
 from gradient_integrations.core.embeddings import check_count, check_texts, read_embeddings
 
-from ._support import Script, json_reply, make_client
+from ._support import make_client
 
 
 def _b64(vector: list[float]) -> str:
@@ -155,7 +156,7 @@ async def test_async_failure_cancels_the_rest_and_raises_the_typed_error() -> No
 
 
 def test_retries_apply_to_embeddings() -> None:
-    script = Script(
+    script = FakeEndpoint(
         json_reply({"id": "too_many_requests", "message": "slow"}, status=429),
         json_reply({"object": "list", "model": "m", "data": [{"index": 0, "embedding": [1.0]}], "usage": {}}),
     )

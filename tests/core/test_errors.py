@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fakes import FakeEndpoint, Reply, json_reply
 
 from gradient_integrations.core import (
     APIConnectionError,
@@ -34,7 +35,7 @@ from gradient_integrations.core import (
 )
 from gradient_integrations.core.errors import StreamConnectionError
 
-from ._support import Reply, Script, acollect, collect, json_reply, load_yaml, make_client
+from ._support import acollect, collect, load_yaml, make_client
 
 REQUEST = build_request(model="m", input="hi")
 
@@ -64,7 +65,7 @@ def _vllm_body(status: int) -> dict[str, object]:
     }
 
 
-async def _raise(script: Script, how: str) -> APIStatusError:
+async def _raise(script: FakeEndpoint, how: str) -> APIStatusError:
     client = make_client(script, max_retries=0)
     with pytest.raises(APIStatusError) as caught:
         if how == "create":
@@ -82,7 +83,7 @@ async def _raise(script: Script, how: str) -> APIStatusError:
 @pytest.mark.parametrize("how", ["create", "acreate", "stream", "astream"])
 @pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)
 async def test_do_error_body(status: int, cls: type[APIStatusError], how: str) -> None:
-    error = await _raise(Script(json_reply(_do_body(status), status=status)), how)
+    error = await _raise(FakeEndpoint(json_reply(_do_body(status), status=status)), how)
     assert type(error) is cls
     assert error.status_code == status
     assert (error.error_id, error.request_id) == (f"err_{status}", f"req-{status}")
@@ -97,7 +98,9 @@ async def test_do_error_body(status: int, cls: type[APIStatusError], how: str) -
 
 @pytest.mark.parametrize(("status", "cls"), STATUS_CLASSES)
 async def test_vllm_error_body(status: int, cls: type[APIStatusError]) -> None:
-    script = Script(json_reply(_vllm_body(status), status=status, headers={"x-request-id": "hdr-req-1"}))
+    script = FakeEndpoint(
+        json_reply(_vllm_body(status), status=status, headers={"x-request-id": "hdr-req-1"})
+    )
     error = await _raise(script, "create")
     assert type(error) is cls
     assert error.status_code == status
@@ -114,14 +117,14 @@ async def test_do_spec_error_examples(name: str) -> None:
     status = {"bad_request": 400, "unauthorized": 401, "too_many_requests": 429, "server_error": 500}.get(
         name, 418
     )
-    error = await _raise(Script(json_reply(example, status=status)), "acreate")
+    error = await _raise(FakeEndpoint(json_reply(example, status=status)), "acreate")
     assert error.error_id == example["id"]
     assert example["message"] in str(error)
     assert error.request_id == example.get("request_id")
 
 
 async def test_non_json_error_body() -> None:
-    error = await _raise(Script(Reply(status=502, headers={"content-type": "text/html"})), "create")
+    error = await _raise(FakeEndpoint(Reply(status=502, headers={"content-type": "text/html"})), "create")
     assert type(error) is InternalServerError
     assert str(error) == "Error code: 502 - Bad Gateway"
     assert (error.error_id, error.request_id, error.body) == (None, None, None)
@@ -132,7 +135,7 @@ async def test_plain_text_error_body_becomes_the_message() -> None:
         def build(self, request: httpx.Request, *, is_async: bool) -> httpx.Response:
             return httpx.Response(503, text="upstream unavailable", request=request)
 
-    error = await _raise(Script(TextReply()), "create")
+    error = await _raise(FakeEndpoint(TextReply()), "create")
     assert str(error) == "Error code: 503 - upstream unavailable"
     assert error.body == "upstream unavailable"
 
@@ -143,10 +146,10 @@ def test_invalid_json_on_success_is_an_api_error() -> None:
             return httpx.Response(200, content=b"<html>", headers={"content-type": "application/json"})
 
     with pytest.raises(APIError, match="invalid JSON") as caught:
-        make_client(Script(Garbage())).create(REQUEST)
+        make_client(FakeEndpoint(Garbage())).create(REQUEST)
     assert not isinstance(caught.value, APIStatusError)
     with pytest.raises(APIError, match="not an object"):
-        make_client(Script(json_reply([1, 2]))).create(REQUEST)
+        make_client(FakeEndpoint(json_reply([1, 2]))).create(REQUEST)
 
 
 def test_exception_tree() -> None:

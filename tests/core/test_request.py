@@ -13,6 +13,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from fakes import FakeEndpoint, json_reply, sse_reply
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,15 +27,7 @@ from gradient_integrations.core import (
     build_request,
 )
 
-from ._support import (
-    Script,
-    json_reply,
-    load_json,
-    make_client,
-    openapi_schema,
-    schema_example,
-    sse_reply,
-)
+from ._support import load_json, make_client, openapi_schema, schema_example
 
 REQUEST_SCHEMA = openapi_schema("models/create_response_request.yml")
 WEATHER_TOOL = {
@@ -173,11 +166,11 @@ def test_client_sends_exactly_to_body_with_matching_headers(stream: bool) -> Non
     request = build_request(model="m", input="hi", tools=[WEATHER_TOOL], metadata={"a": "b"})
     if stream:
         sse = b'data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n'
-        script = Script(sse_reply([sse]))
+        script = FakeEndpoint(sse_reply([sse]))
         client = make_client(script)
         list(client.stream(request))
     else:
-        script = Script(json_reply(load_json("pydo_created_at.json")))
+        script = FakeEndpoint(json_reply(load_json("pydo_created_at.json")))
         client = make_client(script)
         client.create(request)
     sent = script.requests[0]
@@ -225,6 +218,7 @@ def _valid_fields(draw: st.DrawFn) -> dict[str, Any]:
     return fields
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(fields=_valid_fields(), stream=st.booleans())
 def test_valid_fields_always_give_a_do_schema_valid_body(fields: dict[str, Any], stream: bool) -> None:

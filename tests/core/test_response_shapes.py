@@ -14,20 +14,13 @@ from typing import Any
 
 import jsonschema
 import pytest
+from fakes import FakeEndpoint, json_reply
 from hypothesis import given, settings
 
 from gradient_integrations.core import ResponseResult, ToolCall, Usage, build_request, parse_response
 from gradient_integrations.core.reader import parse_usage
 
-from ._support import (
-    Script,
-    json_reply,
-    load_json,
-    make_client,
-    openapi_schema,
-    schema_bodies,
-    schema_example,
-)
+from ._support import load_json, make_client, openapi_schema, schema_bodies, schema_example
 
 RESPONSE_SCHEMA = openapi_schema("models/create_response_response.yml")
 SPEC_USAGE = Usage(
@@ -157,6 +150,7 @@ def _expected_from_output(body: dict[str, Any]) -> tuple[str, str, list[ToolCall
     return "".join(text), "".join(reasoning), calls
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(body=schema_bodies("models/create_response_response.yml"))  # drawn by schemathesis
 def test_any_do_schema_valid_body_parses(body: dict[str, Any]) -> None:
@@ -270,7 +264,7 @@ def test_unknown_fields_everywhere_are_kept_and_change_nothing() -> None:
 
 @pytest.mark.parametrize("name", EXPECTED)
 async def test_create_acreate_and_json_answered_stream_agree(name: str) -> None:
-    script = Script(json_reply(load_json(name)))
+    script = FakeEndpoint(json_reply(load_json(name)))
     client = make_client(script)
     request = build_request(model="m", input="hi")
     assert client.create(request) == EXPECTED[name]

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeEndpoint, Reply, json_reply, sse_reply
 
 from gradient_integrations.core import (
     APIConnectionError,
@@ -28,18 +29,7 @@ from gradient_integrations.core import (
 )
 from gradient_integrations.core.retry import MAX_RETRY_AFTER
 
-from ._support import (
-    Reply,
-    Script,
-    SleepRecorder,
-    acollect,
-    collect,
-    json_reply,
-    load_json,
-    make_client,
-    sse_event,
-    sse_reply,
-)
+from ._support import SleepRecorder, acollect, collect, load_json, make_client, sse_event
 
 OK = json_reply(load_json("pydo_created_at.json"))
 REQUEST = build_request(model="m", input="hi")
@@ -161,7 +151,7 @@ def test_no_wait_once_retries_are_used_up_or_status_is_final() -> None:
 )
 async def test_retryable_status_is_tried_three_times_then_raised(status: int, error: type[Exception]) -> None:
     for run_async in (False, True):
-        script = Script(error_reply(status))
+        script = FakeEndpoint(error_reply(status))
         sleeper = SleepRecorder()
         client = make_client(script, sleeper=sleeper)
         with pytest.raises(error) as caught:
@@ -175,19 +165,19 @@ async def test_retryable_status_is_tried_three_times_then_raised(status: int, er
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 503])
 async def test_retryable_status_then_success(status: int) -> None:
     for run_async in (False, True):
-        script = Script(error_reply(status, {"retry-after-ms": "10"}), OK)
+        script = FakeEndpoint(error_reply(status, {"retry-after-ms": "10"}), OK)
         sleeper = SleepRecorder()
         client = make_client(script, sleeper=sleeper)
         result = await client.acreate(REQUEST) if run_async else client.create(REQUEST)
         assert result.text == "The ocean covers over 70% of Earth."
         assert (script.count, sleeper.waits) == (2, [0.01])
-        assert script.bodies()[0] == script.bodies()[1]  # the retry re-sends the same body
+        assert script.bodies[0] == script.bodies[1]  # the retry re-sends the same body
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 422])
 async def test_final_status_is_not_retried(status: int) -> None:
     for run_async in (False, True):
-        script = Script(error_reply(status), OK)
+        script = FakeEndpoint(error_reply(status), OK)
         sleeper = SleepRecorder()
         client = make_client(script, sleeper=sleeper)
         with pytest.raises(APIStatusError):
@@ -196,10 +186,10 @@ async def test_final_status_is_not_retried(status: int) -> None:
 
 
 async def test_x_should_retry_through_the_client() -> None:
-    script = Script(error_reply(400, {"x-should-retry": "true"}), OK)
+    script = FakeEndpoint(error_reply(400, {"x-should-retry": "true"}), OK)
     assert make_client(script).create(REQUEST).text
     assert script.count == 2
-    script = Script(error_reply(503, {"x-should-retry": "false"}), OK)
+    script = FakeEndpoint(error_reply(503, {"x-should-retry": "false"}), OK)
     with pytest.raises(InternalServerError):
         await make_client(script).acreate(REQUEST)
     assert script.count == 1
@@ -214,7 +204,7 @@ async def test_x_should_retry_through_the_client() -> None:
     ],
 )
 def test_client_sleeps_what_the_server_asks(headers: dict[str, str], waits: list[float] | None) -> None:
-    script = Script(error_reply(429, headers))
+    script = FakeEndpoint(error_reply(429, headers))
     sleeper = SleepRecorder()
     with pytest.raises(RateLimitError):
         make_client(script, sleeper=sleeper).create(REQUEST)
@@ -235,7 +225,7 @@ def test_client_sleeps_what_the_server_asks(headers: dict[str, str], waits: list
 )
 async def test_transport_failures_are_retried_then_typed(failure: Exception, error: type[Exception]) -> None:
     for run_async in (False, True):
-        script = Script(Reply(raises=failure))
+        script = FakeEndpoint(Reply(raises=failure))
         sleeper = SleepRecorder()
         client = make_client(script, sleeper=sleeper)
         with pytest.raises(error) as caught:
@@ -246,7 +236,7 @@ async def test_transport_failures_are_retried_then_typed(failure: Exception, err
 
 
 async def test_transport_failure_then_success() -> None:
-    script = Script(Reply(raises=httpx.ConnectError("refused")), OK)
+    script = FakeEndpoint(Reply(raises=httpx.ConnectError("refused")), OK)
     sleeper = SleepRecorder()
     client = make_client(script, sleeper=sleeper)
     assert (await client.acreate(REQUEST)).text
@@ -256,7 +246,7 @@ async def test_transport_failure_then_success() -> None:
 @pytest.mark.parametrize("first", [error_reply(503), Reply(raises=httpx.ConnectError("refused"))])
 async def test_max_retries_zero_means_one_attempt(first: Reply) -> None:
     for run_async in (False, True):
-        script = Script(first, OK)
+        script = FakeEndpoint(first, OK)
         sleeper = SleepRecorder()
         client = make_client(script, sleeper=sleeper, max_retries=0)
         with pytest.raises((APIStatusError, APIConnectionError)):
@@ -266,7 +256,7 @@ async def test_max_retries_zero_means_one_attempt(first: Reply) -> None:
 
 def test_client_max_retries_applies_to_a_given_policy() -> None:
     sleeper = SleepRecorder()
-    script = Script(error_reply(503))
+    script = FakeEndpoint(error_reply(503))
     client = ResponsesClient(
         api_key="k",
         transport=script.transport,
@@ -277,7 +267,7 @@ def test_client_max_retries_applies_to_a_given_policy() -> None:
         client.create(REQUEST)
     assert script.count == 5
     # Without max_retries, the policy's own count stands.
-    script = Script(error_reply(503))
+    script = FakeEndpoint(error_reply(503))
     policy = RetryPolicy(max_retries=1, sleep=sleeper, async_sleep=sleeper.async_sleep)
     client = ResponsesClient(api_key="k", transport=script.transport, retry_policy=policy)
     with pytest.raises(InternalServerError):
@@ -296,7 +286,7 @@ GOOD_STREAM = _sse({"choices": [{"index": 0, "delta": {"content": "ok"}}]}, "[DO
 
 async def test_stream_status_error_before_the_first_event_is_retried() -> None:
     for run_async in (False, True):
-        script = Script(error_reply(429, {"retry-after": "1"}), sse_reply([GOOD_STREAM]))
+        script = FakeEndpoint(error_reply(429, {"retry-after": "1"}), sse_reply([GOOD_STREAM]))
         sleeper = SleepRecorder()
         client = make_client(script, sleeper=sleeper)
         stream = client.astream(REQUEST) if run_async else client.stream(REQUEST)
@@ -311,7 +301,7 @@ async def test_stream_status_error_before_the_first_event_is_retried() -> None:
 async def test_stream_failing_midway_is_not_resent(failure: Exception) -> None:
     first = _sse({"choices": [{"index": 0, "delta": {"content": "half"}}]})
     for run_async in (False, True):
-        script = Script(sse_reply([first], fail_after=failure), sse_reply([GOOD_STREAM]))
+        script = FakeEndpoint(sse_reply([first], fail_after=failure), sse_reply([GOOD_STREAM]))
         sleeper = SleepRecorder()
         client = make_client(script, sleeper=sleeper)
         stream = client.astream(REQUEST) if run_async else client.stream(REQUEST)
@@ -325,7 +315,7 @@ async def test_stream_failing_midway_is_not_resent(failure: Exception) -> None:
 async def test_stream_cut_before_any_event_is_not_resent_either() -> None:
     # Headers arrived (200, text/event-stream): the request may already be running and billed.
     for run_async in (False, True):
-        script = Script(sse_reply([], fail_after=httpx.ReadError("reset")), sse_reply([GOOD_STREAM]))
+        script = FakeEndpoint(sse_reply([], fail_after=httpx.ReadError("reset")), sse_reply([GOOD_STREAM]))
         client = make_client(script)
         stream = client.astream(REQUEST) if run_async else client.stream(REQUEST)
         deltas, error = await acollect(stream) if run_async else collect(stream)  # type: ignore[arg-type]
@@ -335,7 +325,7 @@ async def test_stream_cut_before_any_event_is_not_resent_either() -> None:
 
 def test_retry_decisions_are_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("DEBUG", logger="gradient_integrations")
-    script = Script(error_reply(503, {"retry-after": "1"}), OK)
+    script = FakeEndpoint(error_reply(503, {"retry-after": "1"}), OK)
     make_client(script).create(REQUEST)
     messages = [r.getMessage() for r in caplog.records if r.name == "gradient_integrations"]
     assert any("POST https://gradient.test/v1/responses -> 503" in m for m in messages)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from fakes import FakeEndpoint, json_reply
 from pydantic import SecretStr
 
 from gradient_integrations.core import ConfigurationError, ResponsesClient, Settings, build_request
 from gradient_integrations.core.settings import API_KEY_ENV_VARS, ENDPOINT_ENV_VAR, missing_key_error
 
-from ._support import Script, json_reply, load_json
+from ._support import load_json
 
 ALL_VARS = (*API_KEY_ENV_VARS, ENDPOINT_ENV_VAR)
 
@@ -56,7 +57,17 @@ def test_empty_env_var_is_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    "given", ["https://h.example", "https://h.example/", "https://h.example/v1", "https://h.example/v1/"]
+    "given",
+    [
+        "https://h.example",
+        "https://h.example/",
+        "https://h.example/v1",
+        "https://h.example/v1/",
+        # the endpoint URL as DO's docs print it, pasted whole: read as its root, never doubled
+        "https://h.example/v1/responses",
+        "https://h.example/v1/responses/",
+        "https://h.example/responses",
+    ],
 )
 def test_base_url_forms_all_post_to_root_v1_responses(given: str) -> None:
     settings = Settings.resolve(api_key="k", base_url=given)
@@ -64,9 +75,11 @@ def test_base_url_forms_all_post_to_root_v1_responses(given: str) -> None:
     assert settings.responses_url == "https://h.example/v1/responses"
 
 
-@pytest.mark.parametrize("given", ["https://h.example", "https://h.example/v1/"])
+@pytest.mark.parametrize(
+    "given", ["https://h.example", "https://h.example/v1/", "https://h.example/v1/responses"]
+)
 def test_client_sends_to_the_normalized_url(given: str) -> None:
-    script = Script(json_reply(load_json("pydo_created_at.json")))
+    script = FakeEndpoint(json_reply(load_json("pydo_created_at.json")))
     with ResponsesClient(api_key="k", base_url=given, transport=script.transport) as client:
         client.create(build_request(model="m", input="hi"))
     assert str(script.requests[0].url) == "https://h.example/v1/responses"
@@ -80,6 +93,23 @@ def test_base_url_from_env_then_default(monkeypatch: pytest.MonkeyPatch) -> None
     assert Settings.resolve(api_key="k", base_url="https://explicit.example").base_url == (
         "https://explicit.example"
     )
+
+
+@pytest.mark.parametrize(
+    ("given", "path"),
+    [
+        ("https://h.example/v1/chat/completions", "/chat/completions"),
+        ("https://h.example/v1/embeddings/", "/embeddings"),
+        ("https://h.example/v1/models", "/models"),
+        ("https://h.example/v1/batches", "/batches"),
+    ],
+)
+def test_base_url_ending_in_another_api_path_is_refused_with_the_root(given: str, path: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Settings.resolve(api_key="k", base_url=given)
+    assert str(caught.value).startswith("base_url: ")
+    assert f"ends in the API path {path!r}" in str(caught.value)
+    assert "base_url='https://h.example'" in str(caught.value)
 
 
 @pytest.mark.parametrize("bad", ["ftp://h.example", "inference.do-ai.run", "https://"])
@@ -130,7 +160,7 @@ def test_loopback_needs_no_key_and_sends_no_authorization(loopback: str) -> None
     settings = Settings.resolve(base_url=loopback)
     assert settings.api_key is None
     assert settings.auth_headers() == {}
-    script = Script(json_reply(load_json("pydo_created_at.json")))
+    script = FakeEndpoint(json_reply(load_json("pydo_created_at.json")))
     with ResponsesClient(base_url=loopback, transport=script.transport) as client:
         result = client.create(build_request(model="m", input="hi"))
     assert result.text == "The ocean covers over 70% of Earth."
@@ -151,7 +181,7 @@ def test_defaults_match_do_sdk() -> None:
 
 
 def test_client_applies_default_timeouts_to_each_request() -> None:
-    script = Script(json_reply(load_json("pydo_created_at.json")))
+    script = FakeEndpoint(json_reply(load_json("pydo_created_at.json")))
     with ResponsesClient(api_key="k", transport=script.transport) as client:
         client.create(build_request(model="m", input="hi"))
     timeouts = script.requests[0].extensions["timeout"]
@@ -180,7 +210,7 @@ def test_max_retries_and_idle_timeout_validation() -> None:
 
 
 def test_default_headers_are_sent_but_may_not_carry_authorization() -> None:
-    script = Script(json_reply(load_json("pydo_created_at.json")))
+    script = FakeEndpoint(json_reply(load_json("pydo_created_at.json")))
     client = ResponsesClient(api_key="k", default_headers={"X-Team": "a"}, transport=script.transport)
     client.create(build_request(model="m", input="hi"), extra_headers={"X-Call": "b"})
     headers = script.requests[0].headers
@@ -191,7 +221,7 @@ def test_default_headers_are_sent_but_may_not_carry_authorization() -> None:
 
 @pytest.mark.parametrize("name", ["Authorization", "authorization", "AUTHORIZATION"])
 def test_extra_headers_cannot_replace_the_key(name: str) -> None:
-    script = Script(json_reply(load_json("pydo_created_at.json")))
+    script = FakeEndpoint(json_reply(load_json("pydo_created_at.json")))
     client = ResponsesClient(api_key="k", transport=script.transport)
     client.create(build_request(model="m", input="hi"), extra_headers={name: "Bearer other"})
     assert script.requests[0].headers.get_list("authorization") == ["Bearer k"]

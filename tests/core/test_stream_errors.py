@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from fakes import FakeEndpoint, Reply, sse_reply
 
 from gradient_integrations.core import (
     APIConnectionError,
@@ -30,7 +31,7 @@ from gradient_integrations.core import (
 from gradient_integrations.core.errors import StreamConnectionError
 from gradient_integrations.local import LocalServer
 
-from ._support import Reply, Script, SleepRecorder, acollect, collect, make_client, sse_event, sse_reply
+from ._support import SleepRecorder, acollect, collect, make_client, sse_event
 
 HEAD = {"id": "resp-1", "object": "response.chunk", "created": 1, "model": "m"}
 DO_START = "".join(
@@ -104,10 +105,10 @@ def _check_kind(name: str, error: StreamError) -> None:
     assert isinstance(error, ResponseFailedError) is (name in SERVER_SAID_FAILED)
 
 
-def _script(name: str) -> Script:
+def _script(name: str) -> FakeEndpoint:
     start, tail, failure, _ = BROKEN[name]
     # The failing tail goes in its own chunk so the good events are delivered before it is even read.
-    return Script(
+    return FakeEndpoint(
         sse_reply([start.encode(), tail.encode()] if tail else [start.encode()], fail_after=failure)
     )
 
@@ -155,7 +156,7 @@ def test_partial_keeps_reasoning_and_tool_calls() -> None:
         {**HEAD, "choices": [{"index": 0, "delta": {"tool_calls": [{"function": {"arguments": '{"a":'}}]}}]},
         {"error": {"message": "gone"}},
     ]
-    script = Script(sse_reply(["".join(sse_event(json.dumps(e)) for e in events).encode()]))
+    script = FakeEndpoint(sse_reply(["".join(sse_event(json.dumps(e)) for e in events).encode()]))
     deltas, error = collect(make_client(script).stream(build_request(model="m", input="hi")))
     assert [d.kind for d in deltas] == ["reasoning", "tool_call", "tool_call"]
     assert error is not None
@@ -176,7 +177,7 @@ def test_deltas_are_yielded_as_chunks_arrive_not_after_the_body() -> None:
         def build(self, request: httpx.Request, *, is_async: bool) -> httpx.Response:
             return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body())
 
-    script = Script(LazyReply())
+    script = FakeEndpoint(LazyReply())
     stream = iter(make_client(script).stream(build_request(model="m", input="hi")))
     first = next(stream)
     assert first.text == "Hello"
@@ -202,7 +203,7 @@ def test_closing_a_stream_early_closes_the_response() -> None:
         def build(self, request: httpx.Request, *, is_async: bool) -> httpx.Response:
             return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Tracked())
 
-    with make_client(Script(TrackedReply())).stream(build_request(model="m", input="hi")) as stream:
+    with make_client(FakeEndpoint(TrackedReply())).stream(build_request(model="m", input="hi")) as stream:
         assert next(iter(stream)).text == "Hello"
     assert closed == [True]
 
@@ -222,7 +223,7 @@ async def test_closing_an_async_stream_early_closes_the_response() -> None:
         def build(self, request: httpx.Request, *, is_async: bool) -> httpx.Response:
             return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=Tracked())
 
-    client = make_client(Script(TrackedReply()))
+    client = make_client(FakeEndpoint(TrackedReply()))
     async with client.astream(build_request(model="m", input="hi")) as stream:
         assert (await stream.__anext__()).text == "Hello"
     assert closed == [True]

@@ -1,27 +1,31 @@
-"""Both SSE dialects, cut at arbitrary byte boundaries, assemble to exactly the non-streamed result.
+"""SSE splitting: both dialects, framed any way and cut at any byte, assemble to the non-streamed result.
 
-Hypothesis draws an answer (reasoning, text with multi-byte and line-separator characters, tool calls in
-pieces, usage or none, stop/length/tool_calls), a framing (LF / CRLF / CR line ends, comments and
-keep-alives, `event:`/`id:` lines, multi-line `data`, empty `choices`, unknown events, a second
-`[DONE]`) and byte offsets to cut the stream at, biased toward the inside of multi-byte characters and
-the gap between CR and LF. The chunks are served through `ResponsesClient.stream` (a plain iterator) and
-`astream` (an async iterator) over `httpx.MockTransport`. The deltas must rebuild the same result, the
-usage must arrive once, in the one `finish` delta, and the result must equal `parse_response(body)`.
+The one place for stream-splitting tests. Hypothesis draws an answer (reasoning, text with multi-byte and
+line-separator characters, tool calls in pieces, usage or none, stop/length/tool_calls), a framing (LF /
+CRLF / CR line ends, comments and keep-alives, `event:`/`id:`/`retry:` lines, multi-line `data`, `data:`
+without a space, empty `choices`, unknown typed and untyped events, a second `[DONE]`) and byte offsets to
+cut the stream at, biased toward the inside of multi-byte characters and the gap between CR and LF. The
+chunks are served through `ResponsesClient.stream` (a plain iterator) and `astream` (an async iterator)
+over the fake endpoint. The deltas must rebuild the same result, the usage must arrive once, in the one
+`finish` delta, sync and async must yield the same deltas, and the result must equal both
+`parse_response(body)` and what `create()` returns for the same answer as one JSON body.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
+from fakes import FakeEndpoint, json_reply, sse_reply
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gradient_integrations.core import ResponseResult, StreamDelta, ToolCall, build_request, parse_response
 
 from ._answers import Answer, Call, Framing, answers, framings
-from ._support import Script, acollect, collect, make_client, split_at, sse_reply
+from ._support import acollect, collect, make_client, split_at
 
 
 def _tricky_offsets(blob: bytes) -> list[int]:
@@ -61,10 +65,12 @@ def assert_deltas_rebuild(deltas: Sequence[StreamDelta], expected: ResponseResul
     assert rebuilt == expected.tool_calls
 
 
-def _run_both(chunks: list[bytes], expected: ResponseResult) -> None:
-    script = Script(sse_reply(chunks))
+def _run_both(chunks: list[bytes], body: dict[str, Any]) -> None:
+    expected = parse_response(body)
+    script = FakeEndpoint(sse_reply(chunks))
     client = make_client(script)
     request = build_request(model="openai-gpt-oss-20b", input="hi")
+    assert make_client(FakeEndpoint(json_reply(body))).create(request) == expected
 
     stream = client.stream(request)
     deltas, error = collect(stream)
@@ -82,9 +88,10 @@ def _run_both(chunks: list[bytes], expected: ResponseResult) -> None:
 
     asyncio.run(consume())
     assert script.count == 2
-    assert all(body["stream"] is True for body in script.bodies())
+    assert all(body["stream"] is True for body in script.bodies)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
@@ -99,7 +106,7 @@ def test_any_split_assembles_the_non_streamed_result(
         offsets = offsets | st.sampled_from(tricky)
     chunks = split_at(blob, data.draw(st.lists(offsets, max_size=60), label="cuts"))
     assert b"".join(chunks) == blob
-    _run_both(chunks, parse_response(answer.body()))
+    _run_both(chunks, answer.body())
 
 
 RICH = Answer(
@@ -115,7 +122,9 @@ RICH = Answer(
 def test_one_byte_chunks_every_boundary(dialect: str, eol: str) -> None:
     # Cutting after every byte covers every boundary at once: inside each multi-byte character and
     # between each CR and LF.
-    framing = Framing(eol=eol, comments=True, event_lines=True, keepalives=True, unknown_fields=True)  # type: ignore[arg-type]
+    framing = Framing(  # type: ignore[arg-type]
+        eol=eol, comments=True, event_lines=True, keepalives=True, unknown_fields=True, retry_lines=True
+    )
     blob = RICH.do_stream(framing) if dialect == "do" else RICH.typed_stream(framing)
     assert any(byte >= 0xF0 for byte in blob)  # 4-byte UTF-8 present
     assert (b"\r\n" in blob) is (eol == "\r\n")
@@ -125,13 +134,16 @@ def test_one_byte_chunks_every_boundary(dialect: str, eol: str) -> None:
         ToolCall("call_a", "get_weather", '{"city": "Zürich"}'),
         ToolCall("call_b", "get_time", "{}"),
     ]
-    _run_both([blob[i : i + 1] for i in range(len(blob))], expected)
+    _run_both([blob[i : i + 1] for i in range(len(blob))], RICH.body())
 
 
 @pytest.mark.parametrize(
     ("dialect", "framing"),
-    [("do", Framing(multiline_data=True, double_done=True)), ("typed", Framing(final_only=True))],
+    [
+        ("do", Framing(multiline_data=True, double_done=True, compact_data=True, ping_events=True)),
+        ("typed", Framing(final_only=True, compact_data=True, ping_events=True)),
+    ],
 )
 def test_whole_blob_in_one_chunk(dialect: str, framing: Framing) -> None:
     blob = RICH.do_stream(framing) if dialect == "do" else RICH.typed_stream(framing)
-    _run_both([blob], parse_response(RICH.body()))
+    _run_both([blob], RICH.body())

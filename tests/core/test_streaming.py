@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import pytest
+from fakes import FakeEndpoint, sse_reply
 
 from gradient_integrations.core import (
     ResponseReader,
@@ -23,7 +24,7 @@ from gradient_integrations.core import (
     parse_response,
 )
 
-from ._support import Script, acollect, collect, load_bytes, load_json, make_client, sse_reply
+from ._support import acollect, collect, load_bytes, load_json, make_client
 
 
 def feed_all(*payloads: dict[str, Any] | str) -> tuple[ResponseReader, list[StreamDelta]]:
@@ -58,7 +59,7 @@ def tool_piece(
 
 # -- documented sample streams -----------------------------------------------------------------------
 async def test_do_response_chunk_example() -> None:
-    script = Script(sse_reply([load_bytes("do_response_chunk_stream.sse")]))
+    script = FakeEndpoint(sse_reply([load_bytes("do_response_chunk_stream.sse")]))
     client = make_client(script)
     stream = client.stream(build_request(model="openai-gpt-oss-20b", input="Capital of France?"))
     deltas, error = collect(stream)
@@ -78,7 +79,7 @@ async def test_do_response_chunk_example() -> None:
 
 
 def test_do_chat_chunk_example_without_usage() -> None:
-    script = Script(sse_reply([load_bytes("do_description_chat_stream.sse")]))
+    script = FakeEndpoint(sse_reply([load_bytes("do_description_chat_stream.sse")]))
     stream = make_client(script).stream(build_request(model="m", input="hi"))
     deltas, error = collect(stream)
     assert error is None
@@ -88,7 +89,7 @@ def test_do_chat_chunk_example_without_usage() -> None:
 
 
 def test_vllm_typed_stream_equals_its_non_streamed_body() -> None:
-    script = Script(sse_reply([load_bytes("vllm_typed_stream.sse")]))
+    script = FakeEndpoint(sse_reply([load_bytes("vllm_typed_stream.sse")]))
     stream = make_client(script).stream(build_request(model="m", input="hi"))
     deltas, error = collect(stream)
     assert error is None
@@ -240,7 +241,7 @@ async def test_streams_expose_the_text_and_reasoning_received_so_far() -> None:
         )
         + b"data: [DONE]\n\n"
     )
-    client = make_client(Script(sse_reply([body])))
+    client = make_client(FakeEndpoint(sse_reply([body])))
     expected = [("Think", ""), ("Think", "Hel"), ("Think", "Hello"), ("Think", "Hello")]
 
     stream = client.stream(build_request(model="m", input="hi"))

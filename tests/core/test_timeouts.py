@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeEndpoint, Reply, json_reply, sse_reply
 
 from gradient_integrations.core import (
     APIConnectionError,
@@ -35,19 +36,7 @@ from gradient_integrations.core import (
 from gradient_integrations.core.settings import DEFAULT_STREAM_IDLE_TIMEOUT
 
 from ._loopback import StallingServer
-from ._support import (
-    Reply,
-    Script,
-    SleepRecorder,
-    acollect,
-    collect,
-    json_reply,
-    load_json,
-    make_client,
-    sse_event,
-    sse_reply,
-    text_event,
-)
+from ._support import SleepRecorder, acollect, collect, load_json, make_client, sse_event, text_event
 
 REQUEST = build_request(model="m", input="hi")
 BODY = load_json("pydo_created_at.json")
@@ -57,7 +46,7 @@ DONE = sse_event("[DONE]").encode()
 STREAM = text_event("ok") + DONE
 
 
-def _read_limits(script: Script) -> list[float | None]:
+def _read_limits(script: FakeEndpoint) -> list[float | None]:
     return [request.extensions["timeout"]["read"] for request in script.requests]
 
 
@@ -83,7 +72,7 @@ def test_idle_timeout_defaults_to_the_read_timeout() -> None:
 def test_wait_between_stream_chunks_is_the_shorter_limit(
     timeout: Any, idle: float | None, between_chunks: float | None
 ) -> None:
-    script = Script(sse_reply([STREAM]))
+    script = FakeEndpoint(sse_reply([STREAM]))
     client = make_client(script, timeout=timeout, stream_idle_timeout=idle)
     assert client.settings.stream_read_timeout == between_chunks
     assert collect(client.stream(REQUEST))[1] is None
@@ -154,7 +143,9 @@ def test_limits_without_a_bound_are_accepted() -> None:
 
 
 # -- the deadline: retries ---------------------------------------------------------------------------
-def _deadline_client(script: Script, deadline: float, **kwargs: Any) -> tuple[ResponsesClient, SleepRecorder]:
+def _deadline_client(
+    script: FakeEndpoint, deadline: float, **kwargs: Any
+) -> tuple[ResponsesClient, SleepRecorder]:
     sleeper = SleepRecorder()
     return make_client(script, sleeper=sleeper, deadline=deadline, **kwargs), sleeper
 
@@ -179,7 +170,7 @@ HOW = ["create", "acreate", "stream", "astream"]
 @pytest.mark.parametrize("how", HOW)
 async def test_a_retry_after_past_the_deadline_is_not_waited_for(how: str) -> None:
     # The server asks for 5 s; 2 s are left: the 429 is raised at once instead of a timeout later.
-    script = Script(
+    script = FakeEndpoint(
         json_reply({"message": "slow down"}, status=429, headers={"retry-after": "5"}), json_reply(BODY)
     )
     client, sleeper = _deadline_client(script, 2.0)
@@ -191,7 +182,9 @@ async def test_a_retry_after_past_the_deadline_is_not_waited_for(how: str) -> No
 @pytest.mark.parametrize("how", HOW)
 async def test_a_retry_after_within_the_deadline_is_honoured(how: str) -> None:
     reply = sse_reply([STREAM]) if how.endswith("stream") else json_reply(BODY)
-    script = Script(json_reply({"message": "slow down"}, status=429, headers={"retry-after": "1"}), reply)
+    script = FakeEndpoint(
+        json_reply({"message": "slow down"}, status=429, headers={"retry-after": "1"}), reply
+    )
     client, sleeper = _deadline_client(script, 2.0)
     await _call(client, how)
     assert (script.count, sleeper.waits) == (2, [1.0])
@@ -200,7 +193,7 @@ async def test_a_retry_after_within_the_deadline_is_honoured(how: str) -> None:
 @pytest.mark.parametrize("how", HOW)
 async def test_a_backoff_past_the_deadline_is_not_waited_for(how: str) -> None:
     # The first backoff is 0.375-0.5 s; with 0.3 s left the connection error is raised after one attempt.
-    script = Script(Reply(raises=httpx.ConnectError("refused")))
+    script = FakeEndpoint(Reply(raises=httpx.ConnectError("refused")))
     client, sleeper = _deadline_client(script, 0.3)
     with pytest.raises(APIConnectionError) as caught:
         await _call(client, how)
@@ -210,7 +203,7 @@ async def test_a_backoff_past_the_deadline_is_not_waited_for(how: str) -> None:
 
 @pytest.mark.parametrize("how", HOW)
 async def test_each_attempt_is_cut_to_the_time_left(how: str) -> None:
-    script = Script(sse_reply([STREAM]) if how.endswith("stream") else json_reply(BODY))
+    script = FakeEndpoint(sse_reply([STREAM]) if how.endswith("stream") else json_reply(BODY))
     client, _ = _deadline_client(script, 2.0, timeout=30.0)
     await _call(client, how)
     limits = script.requests[0].extensions["timeout"]
@@ -231,7 +224,7 @@ async def test_an_oversleeping_retry_wait_cannot_start_an_attempt_past_the_deadl
         slow_sleep(seconds)
 
     for run_async in (False, True):
-        script = Script(json_reply({"message": "x"}, status=503, headers={"retry-after-ms": "50"}))
+        script = FakeEndpoint(json_reply({"message": "x"}, status=503, headers={"retry-after-ms": "50"}))
         policy = RetryPolicy(max_retries=2, sleep=slow_sleep, async_sleep=slow_async_sleep)
         client = ResponsesClient(
             api_key="k",

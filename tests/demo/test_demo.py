@@ -28,6 +28,7 @@ def _run_demo(*args: str, key: str | None = None, timeout: float = 180) -> subpr
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dialect", ["do", "vllm"])
 def test_demo_without_a_key_runs_every_step_on_the_embedded_server(dialect: str) -> None:
     run = _run_demo("--stream-dialect", dialect)
@@ -67,6 +68,7 @@ def test_demo_without_a_key_runs_every_step_on_the_embedded_server(dialect: str)
     assert "Total Cost (USD): $0.0" in done and "unknown" not in done
 
 
+@pytest.mark.slow
 def test_unreachable_endpoint_exits_non_zero_with_one_line() -> None:
     run = _run_demo("--base-url", "http://127.0.0.1:9")  # nothing listens on the discard port
     assert run.returncode == 1
@@ -85,6 +87,7 @@ def test_rejected_key_exits_non_zero_without_leaking_it() -> None:
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.slow
 def test_debug_flag_shows_the_traceback() -> None:
     run = _run_demo("--base-url", "http://127.0.0.1:9", "--debug")
     assert run.returncode != 0

@@ -1,17 +1,19 @@
-"""Test helpers for the LangChain adapter: a scripted `/v1/responses` endpoint on `httpx.MockTransport`.
+"""Test helpers for the LangChain adapter: replies for the shared fake endpoint, and a model wired to it.
 
-`Endpoint` records every request and answers with scripted replies: a JSON body (`json_reply`) or a DO
-`response.chunk` SSE stream (`sse_reply` over `do_chunks`). `model_on(endpoint)` builds a `ChatGradient`
-whose sync and async httpx clients both go to it, so a test can assert on the exact body that was sent.
+The endpoint is `tests/fakes.py`'s `FakeEndpoint`: it records every request and plays scripted replies,
+here a JSON body (`json_reply`) or a DO `response.chunk` SSE stream (`sse_reply` over `do_chunks`), both
+as ready `httpx.Response`s. `model_on(endpoint)` builds a `ChatGradient` whose sync and async httpx
+clients both go to it, so a test can assert on the exact body that was sent.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import httpx
+from fakes import FakeEndpoint
 
 from gradient_integrations.langchain import ChatGradient
 
@@ -24,35 +26,6 @@ USAGE = {
     "input_tokens_details": {"cached_tokens": 4},
     "output_tokens_details": {"reasoning_tokens": 3},
 }
-
-Reply = httpx.Response | Callable[[httpx.Request], httpx.Response]
-
-
-class Endpoint:
-    """Records requests; answers with the scripted replies in order (the last one repeats)."""
-
-    def __init__(self, *replies: Reply) -> None:
-        self.replies = list(replies) or [json_reply()]
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        reply = self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
-        return reply(request) if callable(reply) else _copy(reply)
-
-    @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(request.content) for request in self.requests]
-
-    @property
-    def body(self) -> dict[str, Any]:
-        assert len(self.requests) == 1, f"expected one request, got {len(self.requests)}"
-        return self.bodies[0]
-
-
-def _copy(response: httpx.Response) -> httpx.Response:
-    # A Response's stream can be read once; each request gets a fresh one.
-    return httpx.Response(response.status_code, headers=response.headers, content=response.content)
 
 
 def json_reply(
@@ -120,15 +93,14 @@ def sse_reply(events: Iterable[dict[str, Any] | str]) -> httpx.Response:
     return httpx.Response(200, headers={"content-type": "text/event-stream"}, content="".join(lines).encode())
 
 
-def model_on(endpoint: Endpoint, **fields: Any) -> ChatGradient:
+def model_on(endpoint: FakeEndpoint, **fields: Any) -> ChatGradient:
     """A ChatGradient whose sync and async clients both talk to `endpoint`."""
-    transport = httpx.MockTransport(endpoint)
     params: dict[str, Any] = {
         "model": MODEL,
         "api_key": TEST_KEY,
         "base_url": "https://inference.example.test",
         "max_retries": 0,
-        "http_client": httpx.Client(transport=transport),
-        "http_async_client": httpx.AsyncClient(transport=transport),
+        "http_client": httpx.Client(transport=endpoint.transport),
+        "http_async_client": httpx.AsyncClient(transport=endpoint.async_transport),
     }
     return ChatGradient(**{**params, **fields})

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from core._transports import CountingTransport, InFlightTransport
+from fakes import CountingTransport, InFlightTransport
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, trim_messages
 from langchain_core.tools import tool
 
@@ -185,7 +185,7 @@ def test_trim_messages_keeps_the_system_message_when_asked(counted_model: ChatGr
 # -- verify_model against the local server --------------------------------------------------------------
 @pytest.fixture
 def sync_wire(local_server: LocalServer) -> Iterator[tuple[CountingTransport, httpx.Client]]:
-    transport = CountingTransport()
+    transport = CountingTransport(httpx.HTTPTransport())
     with httpx.Client(transport=transport) as http:
         yield transport, http
 

@@ -10,11 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeEndpoint
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.load import dumpd, dumps, load
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.rate_limiters import BaseRateLimiter
-from langchain_support import MODEL, TEST_KEY, USAGE, Endpoint, do_chunks, json_reply, model_on, sse_reply
+from langchain_support import MODEL, TEST_KEY, USAGE, do_chunks, json_reply, model_on, sse_reply
 
 from gradient_integrations.core import (
     ConfigurationError,
@@ -67,7 +68,7 @@ def test_key_comes_from_env_in_documented_order(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_missing_key_for_remote_endpoint_fails_before_any_request() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     model = model_on(endpoint, api_key=None)
     with pytest.raises(ConfigurationError, match="GRADIENT_MODEL_ACCESS_KEY"):
         model.invoke("hi")
@@ -76,7 +77,7 @@ def test_missing_key_for_remote_endpoint_fails_before_any_request() -> None:
 
 # -- the request body ----------------------------------------------------------------------------------
 def test_instance_fields_reach_the_body_and_the_key_the_header() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     model = model_on(
         endpoint,
         temperature=0.2,
@@ -107,7 +108,7 @@ def test_instance_fields_reach_the_body_and_the_key_the_header() -> None:
 
 
 def test_per_call_overrides_win_over_instance_fields() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     model = model_on(endpoint, temperature=0.2, stop=["END"], max_tokens=64)
     model.invoke("Hi", model="other-model", stop=["you"], temperature=1.5, max_tokens=5, top_p=0.5)
     body = endpoint.body
@@ -121,7 +122,7 @@ def test_per_call_overrides_win_over_instance_fields() -> None:
 
 
 def test_model_kwargs_extra_body_and_metadata_reach_the_body() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     model = model_on(endpoint, model_kwargs={"user": "u1", "store": False}, extra_body={"seed": 7})
     model.invoke("Hi", request_metadata={"session": "abc"}, extra_body={"previous_response_id": "r0"})
     body = endpoint.body
@@ -130,7 +131,7 @@ def test_model_kwargs_extra_body_and_metadata_reach_the_body() -> None:
 
 
 def test_trace_metadata_is_never_sent_as_request_metadata() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     model_on(endpoint, metadata={"trace": {"nested": 1}}).invoke("Hi", config={"metadata": {"run": "x"}})
     model_on(endpoint, request_metadata={"session": "s1"}).invoke("Hi")
     assert "metadata" not in endpoint.bodies[0]
@@ -138,7 +139,7 @@ def test_trace_metadata_is_never_sent_as_request_metadata() -> None:
 
 
 def test_unknown_call_parameter_is_rejected_before_any_request() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     with pytest.raises(InvalidRequestError, match="frequency_penalty: the /v1/responses body has no"):
         model_on(endpoint).invoke("Hi", frequency_penalty=0.1)
     with pytest.raises(InvalidRequestError, match="temprature: is not a call option of ChatGradient; did"):
@@ -147,7 +148,7 @@ def test_unknown_call_parameter_is_rejected_before_any_request() -> None:
 
 
 def test_invalid_per_call_value_names_the_field_before_any_request() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     with pytest.raises(InvalidRequestError) as caught:
         model_on(endpoint).invoke("Hi", temperature=9)
     assert caught.value.field == "temperature"
@@ -155,7 +156,7 @@ def test_invalid_per_call_value_names_the_field_before_any_request() -> None:
 
 
 def test_image_input_is_rejected_before_any_request() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     image = HumanMessage([{"type": "image", "url": "https://example.test/cat.png"}])
     with pytest.raises(InvalidRequestError, match=r"messages\[0\]\.content\[0\].*text only"):
         model_on(endpoint).invoke([image])
@@ -163,7 +164,7 @@ def test_image_input_is_rejected_before_any_request() -> None:
 
 
 def test_extra_headers_are_sent_per_call() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     model_on(endpoint).invoke("Hi", extra_headers={"x-gradient-fault": "latency_ms:1"})
     assert endpoint.requests[0].headers["x-gradient-fault"] == "latency_ms:1"
 
@@ -171,7 +172,7 @@ def test_extra_headers_are_sent_per_call() -> None:
 # -- results -------------------------------------------------------------------------------------------
 def test_invoke_returns_the_mapped_message() -> None:
     reply = json_reply("4", reasoning="2+2", tool_calls=[("c1", "add", '{"a": 2, "b": 2}')])
-    message = model_on(Endpoint(reply)).invoke("2+2?")
+    message = model_on(FakeEndpoint(reply)).invoke("2+2?")
     assert isinstance(message, AIMessage)
     assert message.content == "4"
     assert message.additional_kwargs["reasoning_content"] == "2+2"
@@ -183,8 +184,8 @@ def test_invoke_returns_the_mapped_message() -> None:
 
 async def test_ainvoke_returns_the_same_message_as_invoke() -> None:
     reply = json_reply("4", reasoning="2+2")
-    sync_message = model_on(Endpoint(reply)).invoke("2+2?")
-    async_message = await model_on(Endpoint(reply)).ainvoke("2+2?")
+    sync_message = model_on(FakeEndpoint(reply)).invoke("2+2?")
+    async_message = await model_on(FakeEndpoint(reply)).ainvoke("2+2?")
     assert async_message.content == sync_message.content
     assert async_message.additional_kwargs == sync_message.additional_kwargs
     assert async_message.usage_metadata == sync_message.usage_metadata
@@ -192,19 +193,19 @@ async def test_ainvoke_returns_the_same_message_as_invoke() -> None:
 
 
 def test_output_version_v1_gives_reasoning_and_text_blocks() -> None:
-    message = model_on(Endpoint(json_reply("4", reasoning="2+2")), output_version="v1").invoke("2+2?")
+    message = model_on(FakeEndpoint(json_reply("4", reasoning="2+2")), output_version="v1").invoke("2+2?")
     assert [block["type"] for block in message.content] == ["reasoning", "text"]  # type: ignore[index]
 
 
 def test_status_error_is_raised_typed_not_returned_as_content() -> None:
-    endpoint = Endpoint(httpx.Response(429, json={"id": "too_many_requests", "message": "slow down"}))
+    endpoint = FakeEndpoint(httpx.Response(429, json={"id": "too_many_requests", "message": "slow down"}))
     with pytest.raises(RateLimitError, match="slow down"):
         model_on(endpoint).invoke("Hi")
 
 
 # -- streaming -----------------------------------------------------------------------------------------
 def test_stream_sends_stream_options_and_yields_deltas_then_one_last_chunk() -> None:
-    endpoint = Endpoint(sse_reply(do_chunks(["Hel", "lo"])))
+    endpoint = FakeEndpoint(sse_reply(do_chunks(["Hel", "lo"])))
     chunks = list(model_on(endpoint).stream("Hi"))
     assert endpoint.body["stream"] is True and endpoint.body["stream_options"] == {"include_usage": True}
     assert [chunk.content for chunk in chunks] == ["Hel", "lo", ""]
@@ -214,7 +215,7 @@ def test_stream_sends_stream_options_and_yields_deltas_then_one_last_chunk() -> 
 
 
 def test_stream_usage_false_asks_for_no_usage_and_reports_none() -> None:
-    endpoint = Endpoint(sse_reply(do_chunks(["a"], usage={})))
+    endpoint = FakeEndpoint(sse_reply(do_chunks(["a"], usage={})))
     chunks = list(model_on(endpoint, stream_usage=False).stream("Hi"))
     assert endpoint.body["stream_options"] == {"include_usage": False}
     assert all(chunk.usage_metadata is None for chunk in chunks)
@@ -226,7 +227,7 @@ def test_streamed_tool_calls_keep_one_index_per_call_and_aggregate() -> None:
     )
     full: AIMessageChunk | None = None
     indexes = []
-    for chunk in model_on(Endpoint(sse_reply(events))).stream("Hi"):
+    for chunk in model_on(FakeEndpoint(sse_reply(events))).stream("Hi"):
         indexes += [piece["index"] for piece in chunk.tool_call_chunks]
         full = chunk if full is None else full + chunk
     assert indexes == [0, 0, 1]
@@ -264,7 +265,7 @@ def interleaved_events() -> list[dict[str, Any] | str]:
 
 @pytest.mark.parametrize("output_version", ["v0", "v1"])
 def test_interleaved_stream_keeps_every_block_and_call_apart(output_version: str) -> None:
-    model = model_on(Endpoint(sse_reply(interleaved_events())), output_version=output_version)
+    model = model_on(FakeEndpoint(sse_reply(interleaved_events())), output_version=output_version)
     full: AIMessageChunk | None = None
     for chunk in model.stream("Hi"):
         full = chunk if full is None else full + chunk
@@ -295,8 +296,8 @@ def test_interleaved_stream_keeps_every_block_and_call_apart(output_version: str
 
 async def test_astream_yields_the_same_chunks_as_stream() -> None:
     events = do_chunks(["Hel", "lo"], reasoning=["hm"])
-    sync_chunks = list(model_on(Endpoint(sse_reply(events))).stream("Hi"))
-    async_chunks = [chunk async for chunk in model_on(Endpoint(sse_reply(events))).astream("Hi")]
+    sync_chunks = list(model_on(FakeEndpoint(sse_reply(events))).stream("Hi"))
+    async_chunks = [chunk async for chunk in model_on(FakeEndpoint(sse_reply(events))).astream("Hi")]
 
     def view(chunk: AIMessageChunk) -> tuple[Any, ...]:
         return (chunk.content, chunk.additional_kwargs, chunk.usage_metadata, chunk.chunk_position)
@@ -307,9 +308,9 @@ async def test_astream_yields_the_same_chunks_as_stream() -> None:
 
 def test_stream_and_invoke_agree_on_the_final_message() -> None:
     streamed: AIMessageChunk | None = None
-    for chunk in model_on(Endpoint(sse_reply(do_chunks(["Hello", " there", "!"])))).stream("Hi"):
+    for chunk in model_on(FakeEndpoint(sse_reply(do_chunks(["Hello", " there", "!"])))).stream("Hi"):
         streamed = chunk if streamed is None else streamed + chunk
-    invoked = model_on(Endpoint(json_reply("Hello there!"))).invoke("Hi")
+    invoked = model_on(FakeEndpoint(json_reply("Hello there!"))).invoke("Hi")
     assert streamed is not None
     assert (streamed.content, streamed.usage_metadata) == (invoked.content, invoked.usage_metadata)
 
@@ -323,7 +324,7 @@ class _Tokens(BaseCallbackHandler):
 
 
 def test_invoke_with_streaming_true_streams_and_fires_a_token_per_delta() -> None:
-    endpoint = Endpoint(sse_reply(do_chunks(["a", "b", "c"])))
+    endpoint = FakeEndpoint(sse_reply(do_chunks(["a", "b", "c"])))
     handler = _Tokens()
     message = model_on(endpoint, streaming=True).invoke("Hi", config={"callbacks": [handler]})
     assert endpoint.body["stream"] is True
@@ -332,7 +333,7 @@ def test_invoke_with_streaming_true_streams_and_fires_a_token_per_delta() -> Non
 
 
 def test_disable_streaming_makes_stream_use_one_plain_request() -> None:
-    endpoint = Endpoint(json_reply("whole"))
+    endpoint = FakeEndpoint(json_reply("whole"))
     chunks = list(model_on(endpoint, disable_streaming=True).stream("Hi"))
     assert "stream" not in endpoint.body
     assert [chunk.content for chunk in chunks] == ["whole"]
@@ -342,7 +343,7 @@ def test_stream_failure_raises_the_typed_error_after_the_yielded_chunks() -> Non
     events = [*do_chunks(["one", "two"])[:2], {"error": {"message": "backend exploded", "code": "500"}}]
     received: list[str] = []
     with pytest.raises(StreamError, match="backend exploded") as caught:
-        for chunk in model_on(Endpoint(sse_reply(events))).stream("Hi"):
+        for chunk in model_on(FakeEndpoint(sse_reply(events))).stream("Hi"):
             received.append(str(chunk.content))
     assert received == ["one", "two"]
     assert caught.value.partial.text == "onetwo"
@@ -352,7 +353,7 @@ def test_stream_failure_raises_the_typed_error_after_the_yielded_chunks() -> Non
 async def test_async_stream_failure_raises_too() -> None:
     events = do_chunks(["one"])[:1]  # the connection ends without [DONE]
     with pytest.raises(StreamError, match="ended before"):
-        async for _ in model_on(Endpoint(sse_reply(events))).astream("Hi"):
+        async for _ in model_on(FakeEndpoint(sse_reply(events))).astream("Hi"):
             pass
 
 
@@ -371,7 +372,7 @@ class _CountingLimiter(BaseRateLimiter):
 
 async def test_rate_limiter_is_acquired_once_per_call() -> None:
     limiter = _CountingLimiter()
-    endpoint = Endpoint(json_reply("x"))
+    endpoint = FakeEndpoint(json_reply("x"))
     model = model_on(endpoint, rate_limiter=limiter)
     model.invoke("a")
     await model.ainvoke("b")
@@ -424,7 +425,7 @@ def test_load_round_trip_takes_the_key_from_env(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_pickle_drops_the_key_and_the_unpickled_model_works(monkeypatch: pytest.MonkeyPatch) -> None:
-    endpoint = Endpoint(json_reply("after pickling"))
+    endpoint = FakeEndpoint(json_reply("after pickling"))
     model = model_on(endpoint, temperature=0.5)
     model.invoke("warm up the client")
     data = pickle.dumps(model)
@@ -433,13 +434,13 @@ def test_pickle_drops_the_key_and_the_unpickled_model_works(monkeypatch: pytest.
     restored = pickle.loads(data)
     assert restored.api_key.get_secret_value() == "env-key-after-load"
     assert (restored.model, restored.temperature, restored.http_client) == (MODEL, 0.5, None)
-    restored.http_client = httpx.Client(transport=httpx.MockTransport(endpoint))
+    restored.http_client = httpx.Client(transport=endpoint.transport)
     assert restored.invoke("again").content == "after pickling"
     assert endpoint.requests[-1].headers["authorization"] == "Bearer env-key-after-load"
 
 
 def test_model_copy_with_a_new_key_builds_its_own_client() -> None:
-    endpoint = Endpoint(json_reply("x"))
+    endpoint = FakeEndpoint(json_reply("x"))
     model = model_on(endpoint)
     model.invoke("first")
     rotated = model.model_copy(update={"api_key": "rotated-key"})
@@ -452,7 +453,7 @@ def test_model_copy_with_a_new_key_builds_its_own_client() -> None:
 
 
 def test_deepcopy_shares_injected_pools_but_not_the_core_client() -> None:
-    endpoint = Endpoint(json_reply("copied"))
+    endpoint = FakeEndpoint(json_reply("copied"))
     model = model_on(endpoint, stop=["x"])
     model.invoke("first")
     clone = copy.deepcopy(model)
@@ -464,7 +465,7 @@ def test_deepcopy_shares_injected_pools_but_not_the_core_client() -> None:
 
 def test_usage_reported_once_per_stream_even_when_aggregated() -> None:
     total: AIMessageChunk | None = None
-    for chunk in model_on(Endpoint(sse_reply(do_chunks(["a", "b"])))).stream("Hi"):
+    for chunk in model_on(FakeEndpoint(sse_reply(do_chunks(["a", "b"])))).stream("Hi"):
         total = chunk if total is None else total + chunk
     assert total is not None and total.usage_metadata is not None
     assert total.usage_metadata["input_tokens"] == USAGE["input_tokens"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from core._transports import CountingTransport, InFlightTransport
+from fakes import CountingTransport, InFlightTransport
 from langchain_core.documents import Document
 from langchain_core.load import dumpd, dumps
 from langchain_core.vectorstores import InMemoryVectorStore
@@ -245,7 +245,7 @@ def test_dumpd_hides_the_key() -> None:
 def test_pickle_drops_the_key_and_the_unpickled_model_works(
     local_server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    transport = CountingTransport()
+    transport = CountingTransport(httpx.HTTPTransport())
     with httpx.Client(transport=transport) as http:
         original = GradientEmbeddings(
             model=MODEL, api_key=SECRET, base_url=local_server.base_url, http_client=http, chunk_size=7

@@ -10,7 +10,7 @@ run, and before the next model call the agent answers every unanswered invalid c
 Streamed calls are merged by langchain-core, which repairs arguments that are merely cut short (missing
 closing brackets) with its `parse_partial_json`; `invoke` parses strictly. Garbage is invalid either way.
 
-The endpoint is the scripted `Endpoint` (`httpx.MockTransport`): the local server's scripted model always
+The endpoint is the scripted `FakeEndpoint` (`httpx.MockTransport`): the local server's scripted model always
 sends schema-valid arguments, so it cannot produce these answers.
 """
 
@@ -19,10 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes import FakeEndpoint
 from langchain.agents import create_agent
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, tool
-from langchain_support import Endpoint, do_chunks, json_reply, model_on, sse_reply
+from langchain_support import do_chunks, json_reply, model_on, sse_reply
 
 GARBAGE = "city=Paris, please"
 TRUNCATED = '{"city": "Paris"'
@@ -56,7 +57,7 @@ def check_invalid(message: AIMessage, arguments: str) -> None:
 # -- invoke and stream -------------------------------------------------------------------------------
 @pytest.mark.parametrize("arguments", [*UNUSABLE, pytest.param(TRUNCATED, id="truncated")])
 def test_invoke_keeps_unusable_arguments_in_invalid_tool_calls(arguments: str) -> None:
-    model = model_on(Endpoint(json_reply("", tool_calls=[("c1", "get_weather", arguments)])))
+    model = model_on(FakeEndpoint(json_reply("", tool_calls=[("c1", "get_weather", arguments)])))
     message = model.invoke("Weather in Paris?")
     check_invalid(message, arguments)
     assert message.invalid_tool_calls[0]["error"]  # says why
@@ -64,7 +65,7 @@ def test_invoke_keeps_unusable_arguments_in_invalid_tool_calls(arguments: str) -
 
 @pytest.mark.parametrize("arguments", UNUSABLE)
 def test_stream_chunks_merge_into_invalid_tool_calls(arguments: str) -> None:
-    model = model_on(Endpoint(sse_reply(call_chunks(("c1", "get_weather", arguments)))))
+    model = model_on(FakeEndpoint(sse_reply(call_chunks(("c1", "get_weather", arguments)))))
     message = merged(list(model.stream("Weather in Paris?")))
     check_invalid(message, arguments)
 
@@ -72,14 +73,14 @@ def test_stream_chunks_merge_into_invalid_tool_calls(arguments: str) -> None:
 async def test_async_invoke_and_stream_keep_garbage_in_invalid_tool_calls() -> None:
     replies = [json_reply("", tool_calls=[("c1", "get_weather", GARBAGE)])]
     replies.append(sse_reply(call_chunks(("c1", "get_weather", GARBAGE))))
-    model = model_on(Endpoint(*replies))
+    model = model_on(FakeEndpoint(*replies))
     check_invalid(await model.ainvoke("Weather in Paris?"), GARBAGE)
     check_invalid(merged([chunk async for chunk in model.astream("Weather in Paris?")]), GARBAGE)
 
 
 def test_valid_and_invalid_calls_of_one_answer_are_split() -> None:
     calls = [("c1", "get_weather", GARBAGE), ("c2", "get_weather", '{"city": "Oslo"}')]
-    model = model_on(Endpoint(json_reply("", tool_calls=calls), sse_reply(call_chunks(*calls))))
+    model = model_on(FakeEndpoint(json_reply("", tool_calls=calls), sse_reply(call_chunks(*calls))))
     for message in (model.invoke("Weather?"), merged(list(model.stream("Weather?")))):
         assert [(call["id"], call["args"]) for call in message.tool_calls] == [("c2", {"city": "Oslo"})]
         assert [call["id"] for call in message.invalid_tool_calls] == ["c1"]
@@ -87,7 +88,7 @@ def test_valid_and_invalid_calls_of_one_answer_are_split() -> None:
 
 def test_truncated_arguments_are_invalid_from_invoke_but_repaired_by_stream_merging() -> None:
     # langchain-core's chunk merging repairs a missing closing brace (as it does for every chat model).
-    model = model_on(Endpoint(sse_reply(call_chunks(("c1", "get_weather", TRUNCATED)))))
+    model = model_on(FakeEndpoint(sse_reply(call_chunks(("c1", "get_weather", TRUNCATED)))))
     message = merged(list(model.stream("Weather in Paris?")))
     assert [call["args"] for call in message.tool_calls] == [{"city": "Paris"}]
     assert message.invalid_tool_calls == []
@@ -119,7 +120,7 @@ def test_agent_ends_a_turn_with_only_an_invalid_call_and_reports_it_on_the_next_
     weather: tuple[BaseTool, list[str]],
 ) -> None:
     get_weather, cities = weather
-    endpoint = Endpoint(
+    endpoint = FakeEndpoint(
         json_reply("", tool_calls=[("c1", "get_weather", GARBAGE)]), json_reply("Which city did you mean?")
     )
     agent = create_agent(model_on(endpoint), [get_weather])
@@ -148,7 +149,7 @@ async def test_agent_runs_the_valid_call_reports_the_invalid_one_and_answers(
     calls = [("c1", "get_weather", GARBAGE), ("c2", "get_weather", '{"city": "Oslo"}')]
     first = sse_reply(call_chunks(*calls)) if streaming else json_reply("", tool_calls=calls)
     answer = sse_reply(do_chunks(["Sunny in Oslo."])) if streaming else json_reply("Sunny in Oslo.")
-    endpoint = Endpoint(first, answer)
+    endpoint = FakeEndpoint(first, answer)
     agent = create_agent(model_on(endpoint), [get_weather])
     state: Any = {"messages": [HumanMessage("Weather in Paris and Oslo?")]}
     if streaming:

@@ -39,6 +39,11 @@ def wire(*messages: BaseMessage) -> list[dict[str, Any]]:
     return [item.model_dump(mode="json", exclude_none=True) for item in messages_to_input(list(messages))]
 
 
+def called(*call_ids: str) -> AIMessage:
+    """The assistant turn that made these tool calls: a tool result must follow its call."""
+    return AIMessage("", tool_calls=[{"name": "t", "args": {}, "id": call_id} for call_id in call_ids])
+
+
 def reasoning_item(text: str) -> dict[str, Any]:
     return {"type": "reasoning", "content": [{"type": "reasoning_text", "text": text}], "summary": []}
 
@@ -187,21 +192,21 @@ def test_tool_call_without_id_is_rejected() -> None:
 
 
 def test_tool_message_becomes_function_call_output_by_call_id() -> None:
-    assert wire(ToolMessage("sunny", tool_call_id="call_1")) == [
+    assert wire(called("call_1"), ToolMessage("sunny", tool_call_id="call_1"))[1:] == [
         {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}
     ]
 
 
 def test_tool_message_list_content_is_joined() -> None:
     message = ToolMessage([{"type": "text", "text": "a"}, "b"], tool_call_id="c")
-    assert wire(message)[0]["output"] == "a\nb"
+    assert wire(called("c"), message)[1]["output"] == "a\nb"
 
 
 def test_tool_error_status_stays_visible_to_the_model() -> None:
     failed = ToolMessage("division by zero", tool_call_id="c", status="error")
     already_said = ToolMessage("Error: Missing required argument 'b'.", tool_call_id="d", status="error")
-    assert wire(failed)[0]["output"] == "Error: division by zero"
-    assert wire(already_said)[0]["output"] == "Error: Missing required argument 'b'."
+    assert wire(called("c"), failed)[1]["output"] == "Error: division by zero"
+    assert wire(called("d"), already_said)[1]["output"] == "Error: Missing required argument 'b'."
 
 
 def test_tool_message_with_image_is_rejected() -> None:
@@ -223,7 +228,7 @@ def test_anthropic_tool_result_blocks_become_outputs_before_the_user_text() -> N
             {"type": "text", "text": "Thanks"},
         ]
     )
-    assert wire(human) == [
+    assert wire(called("t1", "t2"), human)[2:] == [
         {"type": "function_call_output", "call_id": "t1", "output": "72F"},
         {"type": "function_call_output", "call_id": "t2", "output": "Error: nope"},
         {"role": "user", "content": "Thanks"},

@@ -7,12 +7,13 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from fakes import FakeEndpoint
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.exceptions import OutputParserException
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.tools import tool
 from langchain_core.utils.function_calling import convert_to_json_schema
-from langchain_support import Endpoint, do_chunks, json_reply, model_on, sse_reply
+from langchain_support import do_chunks, json_reply, model_on, sse_reply
 from pydantic import BaseModel, Field, ValidationError
 from typing_extensions import TypedDict
 
@@ -50,7 +51,7 @@ def get_time(zone: str) -> str:
 
 # -- bind_tools ----------------------------------------------------------------------------------------
 def test_bind_tools_sends_flat_tools_and_the_mapped_choice() -> None:
-    endpoint = Endpoint(json_reply("", tool_calls=[("c1", "get_weather", '{"city": "Paris"}')]))
+    endpoint = FakeEndpoint(json_reply("", tool_calls=[("c1", "get_weather", '{"city": "Paris"}')]))
     bound = model_on(endpoint).bind_tools(
         [get_weather, get_time], tool_choice="any", parallel_tool_calls=False
     )
@@ -65,32 +66,32 @@ def test_bind_tools_sends_flat_tools_and_the_mapped_choice() -> None:
 
 
 def test_bind_tools_with_a_name_forces_that_tool() -> None:
-    endpoint = Endpoint(json_reply("", tool_calls=[("c1", "get_time", '{"zone": "UTC"}')]))
+    endpoint = FakeEndpoint(json_reply("", tool_calls=[("c1", "get_time", '{"zone": "UTC"}')]))
     model_on(endpoint).bind_tools([get_weather, get_time], tool_choice="get_time").invoke("hi")
     assert endpoint.body["tool_choice"] == {"type": "function", "function": {"name": "get_time"}}
 
 
 def test_bind_tools_rejects_an_unbound_name_at_bind_time() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     with pytest.raises(InvalidRequestError, match="names tool 'get_date'"):
         model_on(endpoint).bind_tools([get_weather], tool_choice="get_date")
     assert endpoint.requests == []
 
 
 def test_bind_tools_strict_marks_every_tool() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     model_on(endpoint).bind_tools([get_weather, Joke], strict=True).invoke("hi")
     assert [tool["strict"] for tool in endpoint.body["tools"]] == [True, True]
 
 
 def test_parallel_tool_calls_without_tools_are_not_sent() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     model_on(endpoint, parallel_tool_calls=False).invoke("hi")
     assert "parallel_tool_calls" not in endpoint.body and "tools" not in endpoint.body
 
 
 def test_tools_passed_per_call_are_converted_too() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     model_on(endpoint).invoke("hi", tools=[get_weather], tool_choice="get_weather")
     assert endpoint.body["tools"][0]["name"] == "get_weather"
     assert endpoint.body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
@@ -98,7 +99,7 @@ def test_tools_passed_per_call_are_converted_too() -> None:
 
 # -- with_structured_output ----------------------------------------------------------------------------
 def test_function_calling_forces_the_schema_tool_and_parses_an_instance() -> None:
-    endpoint = Endpoint(json_reply("", tool_calls=[("c1", "Joke", json.dumps(JOKE))]))
+    endpoint = FakeEndpoint(json_reply("", tool_calls=[("c1", "Joke", json.dumps(JOKE))]))
     result = model_on(endpoint).with_structured_output(Joke).invoke("joke")
     assert result == Joke(**JOKE)
     body = endpoint.body
@@ -112,13 +113,13 @@ def test_function_calling_with_a_typeddict_returns_a_dict_when_streamed() -> Non
     events = do_chunks(
         [], tool_calls=[("c1", "JokeDict", ['{"setup": "Why?",', ' "punchline": "Because."}'])]
     )
-    chunks = list(model_on(Endpoint(sse_reply(events))).with_structured_output(JokeDict).stream("joke"))
+    chunks = list(model_on(FakeEndpoint(sse_reply(events))).with_structured_output(JokeDict).stream("joke"))
     assert chunks[-1] == JOKE
     assert all(set(chunk) <= {"setup", "punchline"} for chunk in chunks)
 
 
 def test_json_schema_sends_text_format_and_parses_the_text() -> None:
-    endpoint = Endpoint(json_reply(json.dumps(JOKE)))
+    endpoint = FakeEndpoint(json_reply(json.dumps(JOKE)))
     result = model_on(endpoint).with_structured_output(Joke, method="json_schema", strict=True).invoke("joke")
     assert result == Joke(**JOKE)
     fmt = endpoint.body["text"]["format"]
@@ -134,7 +135,7 @@ def test_json_schema_sends_text_format_and_parses_the_text() -> None:
 
 
 def test_json_schema_with_a_dict_schema_returns_a_dict() -> None:
-    endpoint = Endpoint(json_reply(json.dumps(JOKE)))
+    endpoint = FakeEndpoint(json_reply(json.dumps(JOKE)))
     schema = convert_to_json_schema(JokeDict)
     result = model_on(endpoint).with_structured_output(schema, method="json_schema").invoke("joke")
     assert result == JOKE
@@ -142,7 +143,7 @@ def test_json_schema_with_a_dict_schema_returns_a_dict() -> None:
 
 
 def test_json_mode_sends_json_object_and_rejects_strict() -> None:
-    endpoint = Endpoint(json_reply(json.dumps(JOKE)))
+    endpoint = FakeEndpoint(json_reply(json.dumps(JOKE)))
     model = model_on(endpoint)
     assert model.with_structured_output(None, method="json_mode").invoke("joke as JSON") == JOKE
     assert endpoint.body["text"] == {"format": {"type": "json_object"}}
@@ -151,7 +152,7 @@ def test_json_mode_sends_json_object_and_rejects_strict() -> None:
 
 
 def test_include_raw_keeps_the_message_and_reports_the_parsing_error() -> None:
-    endpoint = Endpoint(json_reply("not json at all"))
+    endpoint = FakeEndpoint(json_reply("not json at all"))
     out = (
         model_on(endpoint).with_structured_output(Joke, method="json_schema", include_raw=True).invoke("joke")
     )
@@ -161,17 +162,17 @@ def test_include_raw_keeps_the_message_and_reports_the_parsing_error() -> None:
 
 
 def test_include_raw_on_success_has_no_parsing_error() -> None:
-    endpoint = Endpoint(json_reply("", tool_calls=[("c1", "Joke", json.dumps(JOKE))]))
+    endpoint = FakeEndpoint(json_reply("", tool_calls=[("c1", "Joke", json.dumps(JOKE))]))
     out = model_on(endpoint).with_structured_output(Joke, include_raw=True).invoke("joke")
     assert out["parsed"] == Joke(**JOKE) and out["parsing_error"] is None
 
 
 def test_parse_failure_without_include_raw_raises() -> None:
     # As in every LangChain model: the tools parser raises pydantic's error, the text parser its own.
-    endpoint = Endpoint(json_reply("", tool_calls=[("c1", "Joke", '{"setup": 3}')]))
+    endpoint = FakeEndpoint(json_reply("", tool_calls=[("c1", "Joke", '{"setup": 3}')]))
     with pytest.raises(ValidationError, match="punchline"):
         model_on(endpoint).with_structured_output(Joke).invoke("joke")
-    endpoint = Endpoint(json_reply('{"setup": 3'))
+    endpoint = FakeEndpoint(json_reply('{"setup": 3'))
     with pytest.raises(OutputParserException):
         model_on(endpoint).with_structured_output(Joke, method="json_schema").invoke("joke")
 
@@ -185,7 +186,7 @@ def test_parse_failure_without_include_raw_raises() -> None:
 )
 def test_bad_structured_output_arguments_are_rejected(method: Any, strict: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        model_on(Endpoint()).with_structured_output(None, method=method, strict=strict)
+        model_on(FakeEndpoint(json_reply())).with_structured_output(None, method=method, strict=strict)
 
 
 class _Options(BaseCallbackHandler):
@@ -202,7 +203,7 @@ class _Options(BaseCallbackHandler):
 def test_structured_output_format_reaches_tracing(method: Any) -> None:
     reply = json_reply(json.dumps(JOKE), tool_calls=[("c1", "Joke", json.dumps(JOKE))])
     handler = _Options()
-    model_on(Endpoint(reply)).with_structured_output(Joke, method=method).invoke(
+    model_on(FakeEndpoint(reply)).with_structured_output(Joke, method=method).invoke(
         "joke", config={"callbacks": [handler]}
     )
     traced = handler.options[0]["ls_structured_output_format"]

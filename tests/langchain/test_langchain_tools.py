@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from fakes import FakeEndpoint
 from langchain_core.tools import tool
-from langchain_support import Endpoint, model_on
+from langchain_support import json_reply, model_on
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
@@ -119,7 +120,7 @@ def test_invalid_tool_name_names_the_field() -> None:
 
 
 def test_duplicate_tool_names_bind_but_fail_before_the_request() -> None:
-    endpoint = Endpoint()
+    endpoint = FakeEndpoint(json_reply())
     bound = model_on(endpoint).bind_tools([add, {"type": "function", "name": "add"}])
     with pytest.raises(InvalidRequestError, match="tool names must be unique"):
         bound.invoke("hi")

@@ -12,7 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
-from llama_index_fakes import FAKE_BASE_URL, FAKE_KEY, FakeEndpoint
+from fakes import FakeEndpoint, json_reply
+from llama_index_fakes import FAKE_BASE_URL, FAKE_KEY, body
 
 from gradient_integrations.llama_index import GradientLLM
 
@@ -38,7 +39,7 @@ def _close_llama_index_default_loop(request: pytest.FixtureRequest) -> Iterator[
 
 @pytest.fixture
 def endpoint() -> FakeEndpoint:
-    return FakeEndpoint()
+    return FakeEndpoint(json_reply(body("ok")))
 
 
 @pytest.fixture
@@ -47,8 +48,8 @@ def make_llm(endpoint: FakeEndpoint) -> Iterator[Callable[..., GradientLLM]]:
     clients: list[httpx.Client | httpx.AsyncClient] = []
 
     def factory(**kwargs: Any) -> GradientLLM:
-        sync_client = httpx.Client(transport=endpoint.transport())
-        async_client = httpx.AsyncClient(transport=endpoint.transport())
+        sync_client = httpx.Client(transport=endpoint.transport)
+        async_client = httpx.AsyncClient(transport=endpoint.async_transport)
         clients.extend([sync_client, async_client])
         options: dict[str, Any] = {
             "model": "m",

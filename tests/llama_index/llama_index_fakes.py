@@ -1,8 +1,7 @@
-"""Test doubles for the LlamaIndex adapter tests: an in-process fake `/v1/responses` endpoint.
+"""What the LlamaIndex adapter tests put on the shared fake endpoint (`tests/fakes.py`'s `FakeEndpoint`).
 
-`FakeEndpoint` answers from a list of replies (the last one repeats) through `httpx.MockTransport` and
-records every request, so a unit test can prove what was sent, or that nothing was. `sse`, `text_chunks`
-and `body` build the replies. `WEATHER` is a small LlamaIndex tool the unit tests share.
+`sse`, `text_chunks` and `body` build the replies; `FAKE_BASE_URL` and `FAKE_KEY` are what the models are
+built with. `WEATHER` is a small LlamaIndex tool the unit tests share.
 
 (This directory has no `__init__.py` on purpose: as a package it would be named `llama_index` and shadow
 the library, so its modules carry distinctive names instead.)
@@ -12,10 +11,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from llama_index.core.tools import FunctionTool
 
 FAKE_BASE_URL = "https://gradient.test"
@@ -57,46 +54,6 @@ def body(text: str = "", *, calls: Sequence[tuple[str, str, str]] = (), **extra:
         "output": output,
         **extra,
     }
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    json_body: dict[str, Any] | None = None
-    sse_body: bytes | None = None
-
-    def to_response(self) -> httpx.Response:
-        if self.sse_body is not None:
-            return httpx.Response(
-                self.status, content=self.sse_body, headers={"content-type": "text/event-stream"}
-            )
-        return httpx.Response(self.status, json=self.json_body if self.json_body is not None else {})
-
-
-@dataclass
-class FakeEndpoint:
-    """Replies in order (the last repeats) and records each request."""
-
-    replies: list[Reply] = field(default_factory=lambda: [Reply(json_body=body("ok"))])
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def reply_json(self, payload: dict[str, Any], status: int = 200) -> None:
-        self.replies = [Reply(status=status, json_body=payload)]
-
-    def reply_sse(self, payload: bytes) -> None:
-        self.replies = [Reply(sse_body=payload)]
-
-    @property
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(request.content) for request in self.requests]
-
-    def _handle(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        reply = self.replies[min(len(self.requests), len(self.replies)) - 1]
-        return reply.to_response()
-
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(self._handle)
 
 
 def get_weather(city: str, unit: str = "celsius") -> str:

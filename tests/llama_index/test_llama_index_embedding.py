@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from core._transports import CountingTransport, InFlightTransport
+from fakes import CountingTransport, InFlightTransport
 from llama_index.core import Document, Settings, VectorStoreIndex
 from llama_index.core.base.llms.types import ChatMessage
 from llama_index.core.base.response.schema import Response

@@ -9,6 +9,7 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from typing import Any
 
 import pytest
+from fakes import FakeEndpoint
 from llama_index.core.base.llms.types import ChatMessage, ImageBlock, TextBlock
 from llama_index.core.callbacks import CallbackManager, CBEventType, LlamaDebugHandler
 from llama_index.core.instrumentation import get_dispatcher
@@ -17,7 +18,7 @@ from llama_index.core.instrumentation.events import BaseEvent
 from llama_index.core.prompts import PromptTemplate
 from llama_index.core.tools import FunctionTool
 from llama_index.core.types import PydanticProgramMode
-from llama_index_fakes import FAKE_KEY, WEATHER, FakeEndpoint, body, sse, text_chunks
+from llama_index_fakes import FAKE_KEY, WEATHER, body, sse, text_chunks
 from pydantic import BaseModel, SecretStr
 
 from gradient_integrations.core import (

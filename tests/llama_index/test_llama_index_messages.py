@@ -110,10 +110,17 @@ def test_blocks_win_over_additional_kwargs_so_a_call_is_not_sent_twice() -> None
     assert [item["type"] for item in dumped([message])] == ["function_call"]
 
 
+def called(call_id: str) -> ChatMessage:
+    """The assistant turn that made this tool call: a tool result must follow its call."""
+    return ChatMessage(
+        role="assistant", blocks=[ToolCallBlock(tool_name="f", tool_kwargs="{}", tool_call_id=call_id)]
+    )
+
+
 @pytest.mark.parametrize("key", ["tool_call_id", "call_id"])
 def test_tool_results_are_matched_by_call_id(key: str) -> None:
     message = ChatMessage(role=MessageRole.TOOL, content="18 degrees", additional_kwargs={key: "call_a"})
-    assert dumped([message]) == [
+    assert dumped([called("call_a"), message])[1:] == [
         {"type": "function_call_output", "call_id": "call_a", "output": "18 degrees"}
     ]
 
@@ -163,7 +170,7 @@ def test_media_inside_a_tool_result_is_rejected_too() -> None:
 def test_citable_content_is_sent_as_its_text() -> None:
     cited = CitableBlock(title="doc", source="s3://x", content=[TextBlock(text="cited fact")])
     message = ChatMessage(role="tool", blocks=[cited], additional_kwargs={"tool_call_id": "c"})
-    assert dumped([message])[0]["output"] == "cited fact"
+    assert dumped([called("c"), message])[1]["output"] == "cited fact"
 
 
 def test_thinking_and_cache_points_add_no_text() -> None:

@@ -18,10 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fakes import FakeEndpoint, json_reply, sse_reply
 from llama_index.core.agent.workflow import AgentOutput, FunctionAgent, ToolCallResult
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, ToolCallBlock
 from llama_index.core.tools import FunctionTool
-from llama_index_fakes import FakeEndpoint, Reply, body, sse, text_chunks
+from llama_index_fakes import body, sse, text_chunks
 
 from gradient_integrations.llama_index import GradientLLM
 from gradient_integrations.llama_index._tools import tool_selections
@@ -219,13 +220,13 @@ def script(endpoint: FakeEndpoint, arguments: str, *, streaming: bool, dialect: 
     """First turn: one `get_weather` call with `arguments`; second turn: a text answer."""
     if streaming:
         endpoint.replies = [
-            Reply(sse_body=CALL_STREAMS[dialect](arguments)),
-            Reply(sse_body=text_chunks(ANSWER)),
+            sse_reply([CALL_STREAMS[dialect](arguments)]),
+            sse_reply([text_chunks(ANSWER)]),
         ]
     else:
         endpoint.replies = [
-            Reply(json_body=body(calls=[("c1", "get_weather", arguments)])),
-            Reply(json_body=body(ANSWER)),
+            json_reply(body(calls=[("c1", "get_weather", arguments)])),
+            json_reply(body(ANSWER)),
         ]
 
 

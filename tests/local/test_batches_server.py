@@ -254,6 +254,7 @@ def test_chat_completions_lines_get_chat_completion_bodies(api: httpx.Client, st
         assert _without_ids(entry["response"]["body"]) == _without_ids(live), entry["custom_id"]
 
 
+@pytest.mark.slow
 def test_fifty_thousand_lines_are_answered_once_each_while_the_server_keeps_serving(
     server: LocalServer, api: httpx.Client, store: httpx.Client
 ) -> None:

@@ -18,6 +18,7 @@ from gradient_integrations.llama_index import GradientLLM
 from gradient_integrations.local import LocalServer
 from gradient_integrations.ray_data import GradientPredictor
 
+pytestmark = pytest.mark.slow  # the Ray suite: `make test` runs it, `make test-fast` does not
 MODEL = "llama3.3-70b-instruct"
 
 

@@ -39,6 +39,7 @@ from gradient_integrations.ray_data import GradientPredictor, predict
 if importlib.util.find_spec("ray") is None:
     pytest.skip("needs the ray extra: pip install 'gradient-integrations[ray]'", allow_module_level=True)
 
+pytestmark = pytest.mark.slow  # the Ray suite: `make test` runs it, `make test-fast` does not
 KEY = "ray-test-key-" + os.urandom(8).hex()
 MODEL = "llama3.3-70b-instruct"
 ROWS = 40

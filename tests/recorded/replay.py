@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from corpus import Exchange, load_corpus, load_expected
+from fakes import FakeEndpoint, Reply
 
 from gradient_integrations.core import ResponseResult, ResponsesClient, StreamError
 from gradient_integrations.langchain import ChatGradient
@@ -43,39 +44,18 @@ def cuts(exchange: Exchange, salt: str) -> list[bytes]:
     return [body[start:end] for start, end in itertools.pairwise(edges)]
 
 
-@dataclass
-class Served:
-    """A fake endpoint that plays one exchange, sync and async; `requests` counts what reached it."""
+def serve(exchange: Exchange, salt: str) -> FakeEndpoint:
+    """A fake endpoint that plays one exchange, sync and async: its status, content type and body, the
+    body cut afresh for each request (`endpoint.count` says how many reached it)."""
+    endpoint = FakeEndpoint()
 
-    exchange: Exchange
-    salt: str
-    requests: int = 0
+    def play(request: httpx.Request) -> Reply:
+        pieces = cuts(exchange, f"{salt}/{endpoint.count}")
+        headers = {"content-type": exchange.content_type or "application/json"}
+        return Reply(status=exchange.status, chunks=pieces, headers=headers)
 
-    def _response(self, request: httpx.Request, *, is_async: bool) -> httpx.Response:
-        self.requests += 1
-        pieces = cuts(self.exchange, f"{self.salt}/{self.requests}")
-        headers = {"content-type": self.exchange.content_type or "application/json"}
-
-        def sync_body() -> Any:
-            yield from pieces
-
-        async def async_body() -> Any:
-            for piece in pieces:
-                yield piece
-
-        content = async_body() if is_async else sync_body()
-        return httpx.Response(self.exchange.status, headers=headers, content=content, request=request)
-
-    @property
-    def transport(self) -> httpx.MockTransport:
-        return httpx.MockTransport(lambda request: self._response(request, is_async=False))
-
-    @property
-    def async_transport(self) -> httpx.MockTransport:
-        async def answer(request: httpx.Request) -> httpx.Response:
-            return self._response(request, is_async=True)
-
-        return httpx.MockTransport(answer)
+    endpoint.reply(play)
+    return endpoint
 
 
 def model_of(exchange: Exchange) -> str:
@@ -85,7 +65,7 @@ def model_of(exchange: Exchange) -> str:
 
 # -- the three layers, each wired to an endpoint that plays one exchange ------------------------------
 def core_client(exchange: Exchange, salt: str) -> ResponsesClient:
-    endpoint = Served(exchange, salt)
+    endpoint = serve(exchange, salt)
     return ResponsesClient(
         api_key=TEST_KEY,
         base_url=BASE_URL,
@@ -96,7 +76,7 @@ def core_client(exchange: Exchange, salt: str) -> ResponsesClient:
 
 
 def chat_model(exchange: Exchange, salt: str) -> ChatGradient:
-    endpoint = Served(exchange, salt)
+    endpoint = serve(exchange, salt)
     return ChatGradient(
         model=model_of(exchange),
         api_key=TEST_KEY,
@@ -108,7 +88,7 @@ def chat_model(exchange: Exchange, salt: str) -> ChatGradient:
 
 
 def llama_llm(exchange: Exchange, salt: str) -> GradientLLM:
-    endpoint = Served(exchange, salt)
+    endpoint = serve(exchange, salt)
     return GradientLLM(
         model=model_of(exchange),
         api_key=TEST_KEY,

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from embeddings_corpus import Exchange, load_exchanges
+from fakes import FakeEndpoint
 
 from gradient_integrations.core import (
     APIStatusError,
@@ -33,20 +34,18 @@ MODEL_LISTS = [e for e in EXCHANGES if e.path == "/v1/models"]
 
 
 def _client(exchange: Exchange) -> ResponsesClient:
-    def answer(request: httpx.Request) -> httpx.Response:
-        # The body is stored decoded; everything else as recorded (without the now-wrong length/encoding).
-        headers = {
-            name: value
-            for name, value in exchange.headers.items()
-            if name not in ("content-encoding", "content-length", "transfer-encoding")
-        }
-        headers.setdefault("content-type", "application/json")
-        return httpx.Response(exchange.status, headers=headers, content=exchange.body, request=request)
-
+    # The body is stored decoded; everything else as recorded (without the now-wrong length/encoding).
+    headers = {
+        name: value
+        for name, value in exchange.headers.items()
+        if name not in ("content-encoding", "content-length", "transfer-encoding")
+    }
+    headers.setdefault("content-type", "application/json")
+    endpoint = FakeEndpoint(httpx.Response(exchange.status, headers=headers, content=exchange.body))
     return ResponsesClient(
         api_key="sk-do-recorded-replay",
         base_url="https://gradient.test",
-        transport=httpx.MockTransport(answer),
+        transport=endpoint.transport,
     )
 
 

@@ -11,7 +11,8 @@ import asyncio
 import httpx
 import pytest
 from corpus import Exchange
-from replay import BASE_URL, ERRORS, EXPECTED, TEST_KEY, Served
+from fakes import FakeEndpoint
+from replay import BASE_URL, ERRORS, EXPECTED, TEST_KEY, serve
 
 from gradient_integrations.core import (
     APIStatusError,
@@ -27,7 +28,7 @@ from gradient_integrations.core import (
 CLASSES = {400: BadRequestError, 401: AuthenticationError, 429: RateLimitError, 500: InternalServerError}
 
 
-def failing_client(endpoint: Served) -> ResponsesClient:
+def failing_client(endpoint: FakeEndpoint) -> ResponsesClient:
     async def no_wait(_: float) -> None:
         await asyncio.sleep(0)
 
@@ -45,7 +46,7 @@ def failing_client(endpoint: Served) -> ResponsesClient:
 async def test_every_error_body_becomes_its_typed_error(exchange: Exchange) -> None:
     expected = EXPECTED[exchange.name]
     for mode in ("create", "acreate"):
-        endpoint = Served(exchange, mode)
+        endpoint = serve(exchange, mode)
         client = failing_client(endpoint)
         request = build_request(model="m", input="hi")
         with pytest.raises(APIStatusError) as caught:
@@ -59,7 +60,7 @@ async def test_every_error_body_becomes_its_typed_error(exchange: Exchange) -> N
         assert expected["error_message"] in str(error)
         assert str(error).startswith(f"Error code: {exchange.status} - {expected['error_message']}")
         retried = exchange.status == 429 or exchange.status >= 500
-        assert endpoint.requests == (3 if retried else 1)
+        assert endpoint.count == (3 if retried else 1)
 
 
 @pytest.mark.parametrize(
@@ -80,16 +81,11 @@ async def test_every_error_body_becomes_its_typed_error(exchange: Exchange) -> N
 )
 def test_a_page_that_is_not_json_gives_its_title_not_its_markup(page: str, headline: str) -> None:
     status = 503 if "503" in page else 502
-    calls = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        calls.append(request)
-        return httpx.Response(status, text=page, headers={"content-type": "text/html"})
-
+    endpoint = FakeEndpoint(httpx.Response(status, text=page, headers={"content-type": "text/html"}))
     client = ResponsesClient(
         api_key=TEST_KEY,
         base_url=BASE_URL,
-        transport=httpx.MockTransport(answer),
+        transport=endpoint.transport,
         retry_policy=RetryPolicy(max_retries=1, sleep=lambda _: None),
     )
     with pytest.raises(InternalServerError) as caught:
@@ -98,4 +94,4 @@ def test_a_page_that_is_not_json_gives_its_title_not_its_markup(page: str, headl
     assert message.startswith(f"Error code: {status} - {headline}")
     assert "<" not in message and len(message) < 260
     assert caught.value.body == page  # the raw page stays available
-    assert len(calls) == 2  # a 5xx page is still retried
+    assert endpoint.count == 2  # a 5xx page is still retried

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import httpx
+from fakes import AsyncCountingTransport, CountingTransport
 from langchain_core.callbacks import BaseCallbackHandler
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.instrumentation import get_dispatcher  # type: ignore[attr-defined]
@@ -28,7 +29,7 @@ from llama_index.core.instrumentation.events.llm import LLMChatInProgressEvent
 from gradient_integrations.langchain import ChatGradient
 from gradient_integrations.llama_index import GradientLLM
 
-from ._support import MODEL, AsyncCountingTransport, CountingTransport, install_fast_retries
+from ._support import MODEL, install_fast_retries
 
 Adapter = Literal["langchain", "llama_index"]
 Mode = Literal["invoke", "stream", "ainvoke", "astream"]

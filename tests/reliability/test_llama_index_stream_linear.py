@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import FakeEndpoint, sse_reply
 from llama_index.core.base.llms.types import (
     ChatMessage,
     ChatResponse,
@@ -68,11 +69,9 @@ def make_llm() -> Iterator[Callable[[bytes], GradientLLM]]:
     clients: list[httpx.Client | httpx.AsyncClient] = []
 
     def factory(sse: bytes) -> GradientLLM:
-        def handle(request: httpx.Request) -> httpx.Response:
-            return httpx.Response(200, content=sse, headers={"content-type": "text/event-stream"})
-
-        transport = httpx.MockTransport(handle)
-        sync_client, async_client = httpx.Client(transport=transport), httpx.AsyncClient(transport=transport)
+        endpoint = FakeEndpoint(sse_reply([sse]))
+        sync_client = httpx.Client(transport=endpoint.transport)
+        async_client = httpx.AsyncClient(transport=endpoint.async_transport)
         clients.extend([sync_client, async_client])
         return GradientLLM(
             model="m",

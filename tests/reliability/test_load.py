@@ -14,6 +14,7 @@ import gc
 import tracemalloc
 
 import httpx
+import pytest
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from gradient_integrations.core import (
@@ -86,6 +87,7 @@ async def _load(base_url: str) -> tuple[list[int], list[float], list[int]]:
     return errors, heap, live
 
 
+@pytest.mark.slow
 def test_concurrent_streams_complete_without_errors_and_memory_stays_flat() -> None:
     # The server runs in its own process: tracemalloc traces every thread, and an in-process server's
     # buffers would blur the client's heap figures by hundreds of KiB from round to round.

@@ -11,7 +11,7 @@
 - Failure in disguise: a 200 whose body is an error object, or says `"status": "failed"`, is a
   `ResponseFailedError` carrying the server's message, not an empty answer.
 
-All served through `httpx.MockTransport` (no sockets), sync and async.
+All served through the shared fake endpoint (`tests/fakes.py`, no sockets), sync and async.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from core._support import sse_json
+from fakes import FakeEndpoint
 
 from gradient_integrations.core import (
     APIResponseValidationError,
@@ -71,7 +72,8 @@ def chunked(blob: bytes, size: int = CHUNK) -> Callable[[], Iterator[bytes]]:
 
 
 class Served:
-    """A mock endpoint: every request gets `status`, `headers` and a fresh ChunkStream of `pieces`."""
+    """The replies of a fake endpoint: every request gets `status`, `headers` and a fresh ChunkStream of
+    `pieces` (kept in `streams`, so a test can see each one closed)."""
 
     def __init__(
         self, pieces: Callable[[], Iterable[bytes]], headers: dict[str, str], status: int = 200
@@ -85,10 +87,14 @@ class Served:
         return httpx.Response(self.status, headers=self.headers, stream=stream, request=request)
 
     def client(self, **kwargs: Any) -> ResponsesClient:
-        transport = httpx.MockTransport(self)
+        endpoint = FakeEndpoint(self)
         kwargs.setdefault("max_retries", 0)
         return ResponsesClient(
-            api_key=SECRET_KEY, base_url=BASE_URL, transport=transport, async_transport=transport, **kwargs
+            api_key=SECRET_KEY,
+            base_url=BASE_URL,
+            transport=endpoint.transport,
+            async_transport=endpoint.async_transport,
+            **kwargs,
         )
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import AsyncCountingTransport, CountingTransport
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 
 from gradient_integrations.core import (
@@ -32,7 +33,7 @@ from gradient_integrations.core.settings import API_KEY_ENV_VARS, ENDPOINT_ENV_V
 from gradient_integrations.langchain import ChatGradient
 from gradient_integrations.llama_index import GradientLLM
 
-from ._support import MODEL, AsyncCountingTransport, CountingTransport
+from ._support import MODEL
 
 KEY = "sk-do-x"
 LOOPBACK = "http://127.0.0.1:9"  # never dialled: the counting transports refuse to forward anything

@@ -25,7 +25,8 @@ import time
 from typing import Any
 
 import pytest
-from core._support import Script, SleepRecorder, acollect, collect, json_reply, make_client, sse_json
+from core._support import SleepRecorder, acollect, collect, make_client, sse_json
+from fakes import FakeEndpoint, json_reply
 
 from gradient_integrations.core import (
     APIConnectionError,
@@ -158,7 +159,7 @@ async def test_a_steady_stream_is_cut_at_its_deadline_with_its_partial(how: str)
 @pytest.mark.parametrize("how", ["create", "acreate", "stream", "astream"])
 async def test_a_retry_after_beyond_the_default_deadline_is_not_waited_for(how: str) -> None:
     # timeout=1, max_retries=2: default deadline (2 + 1) x (1 + 1) = 6 s; the server asks for 20 s.
-    script = Script(json_reply({"message": "slow down"}, status=429, headers={"retry-after": "20"}))
+    script = FakeEndpoint(json_reply({"message": "slow down"}, status=429, headers={"retry-after": "20"}))
     sleeper = SleepRecorder()
     client = make_client(script, sleeper=sleeper, max_retries=2, timeout=1)
     started = time.monotonic()

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes import CountingTransport
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -41,7 +42,7 @@ from gradient_integrations.llama_index._messages import to_input_items
 from gradient_integrations.llama_index._results import chat_response_from_result
 from gradient_integrations.local import LocalServer
 
-from ._support import MODEL, CountingTransport
+from ._support import MODEL
 
 # -- strategies ----------------------------------------------------------------------------------------
 TEXT = st.text(max_size=30)
@@ -278,7 +279,7 @@ PROMPT = 'Use get_weather for "Lisbon" over 3 days'
 
 
 def _sent_items(transport: CountingTransport) -> list[dict[str, Any]]:
-    items = transport.bodies()[-1]["input"]
+    items = transport.bodies[-1]["input"]
     assert isinstance(items, list)
     return items
 

@@ -82,6 +82,7 @@ def _post(http: httpx.Client, content: bytes) -> httpx.Response:
     return http.post("/v1/responses", content=content, headers={"content-type": "application/json"})
 
 
+@pytest.mark.slow
 @_FUZZ
 @given(body=schema_bodies("models/create_response_request.yml"))
 def test_schema_valid_requests(http: httpx.Client, body: dict[str, Any]) -> None:
@@ -104,6 +105,7 @@ def _client_would_send(body: dict[str, Any]) -> bool:
     return True
 
 
+@pytest.mark.slow
 @_FUZZ
 @given(body=schema_bodies("models/create_response_request.yml", negative=True))
 @example(body={"input": "0", "model": "0", "stop": []})  # found by this test: served, though minItems is 1

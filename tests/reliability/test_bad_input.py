@@ -1,12 +1,22 @@
-"""The bad-input catalogue: malformed input to either adapter fails before any byte goes on the wire.
+"""Bad input is refused before any byte goes on the wire, with a message naming the field at fault.
 
-Each entry is one mistake a user can make (unknown message types, media blocks, tool schemas that are not
-JSON Schema objects, a `tool_choice` naming an absent tool, out-of-range sampling values, non-positive
-token limits, too many stop strings, oversize metadata, empty input, tool results that are not text, bad
-settings...). The adapter is built on counting transports whose inner transport fails the test if it is
-ever reached; every entry must raise a `ValueError` (our `InvalidRequestError` / `ConfigurationError`, or
-pydantic's error for a constructor argument) whose message names the offending field, and the transports
-must have seen 0 requests. Each entry runs on the sync path and, through its async twin, on the async path.
+Two layers, one rule:
+
+- **The core** (`build_request` and `ResponsesClient`): each case builds the request and hands it to a
+  client on the fake endpoint (`tests/fakes.py`), the way an adapter does. The endpoint must see 0
+  requests, the error must be `InvalidRequestError` (a `ValueError`) whose `field` names the offending
+  field, and the message must say what is wrong with the value given, with no pydantic wall of text
+  chained underneath. Requests built without `build_request` are checked by the client too.
+- **The adapters** (the catalogue): each entry is one mistake a user can make through `ChatGradient` or
+  `GradientLLM` (unknown message types, media blocks, tool schemas that are not JSON Schema objects, a
+  `tool_choice` naming an absent tool, out-of-range sampling values, non-positive token limits, too many
+  stop strings, oversize metadata, empty input, tool results that are not text, bad settings...). The
+  adapter is built on counting transports whose inner transport fails the test if it is ever reached;
+  every entry must raise a `ValueError` (our `InvalidRequestError` / `ConfigurationError`, or pydantic's
+  error for a constructor argument) whose message names the offending field, and the transports must have
+  seen 0 requests. Each entry runs on the sync path and, through its async twin, on the async path.
+
+New cases go in `CORE_CASES` (core-level) or `CATALOGUE` (through an adapter).
 """
 
 from __future__ import annotations
@@ -19,6 +29,8 @@ from typing import Any
 
 import httpx
 import pytest
+from core._support import load_json, make_client
+from fakes import AsyncCountingTransport, CountingTransport, FakeEndpoint, json_reply
 from langchain_core.messages import AIMessage, ChatMessage, FunctionMessage, HumanMessage, ToolMessage
 from llama_index.core.base.llms.types import (
     AudioBlock,
@@ -32,11 +44,148 @@ from llama_index.core.base.llms.types import ChatMessage as LlamaMessage
 from llama_index.core.tools import FunctionTool as LlamaTool
 from pydantic import BaseModel
 
+from gradient_integrations.core import (
+    FunctionTool,
+    InvalidRequestError,
+    NamedToolChoice,
+    ResponseRequest,
+    build_request,
+)
 from gradient_integrations.langchain import ChatGradient
 from gradient_integrations.llama_index import GradientLLM
 
-from ._support import MODEL, AsyncCountingTransport, CountingTransport
+from ._support import MODEL
 
+# == the core: build_request and the client ============================================================
+TOOL = {"name": "get_weather", "parameters": {"type": "object", "properties": {}}}
+
+# (fields on top of a valid minimal request, expected `field`, text the message must contain)
+CORE_CASES: dict[str, tuple[dict[str, Any], str, str]] = {
+    "temperature too high": ({"temperature": 3.5}, "temperature", "must be between 0 and 2, got 3.5"),
+    "temperature negative": ({"temperature": -0.1}, "temperature", "between 0 and 2"),
+    "temperature not a number": ({"temperature": "hot"}, "temperature", "valid number"),
+    "top_p above 1": ({"top_p": 1.5}, "top_p", "must be between 0 and 1, got 1.5"),
+    "max_output_tokens zero": ({"max_output_tokens": 0}, "max_output_tokens", "must be >= 1, got 0"),
+    "max_output_tokens negative": ({"max_output_tokens": -5}, "max_output_tokens", "must be >= 1, got -5"),
+    "five stop sequences": ({"stop": ["a", "b", "c", "d", "e"]}, "stop", "at most 4 stop sequences, got 5"),
+    "empty stop string": ({"stop": ""}, "stop", "is an empty string"),
+    "empty stop string in a list": ({"stop": ["END", ""]}, "stop[1]", "is an empty string; remove it"),
+    "tool result before any call": (
+        {
+            "input": [
+                {"role": "user", "content": "x"},
+                {"type": "function_call_output", "call_id": "call_9", "output": "42"},
+            ]
+        },
+        "input[1]",
+        "call_id 'call_9', which matches no tool call before it",
+    ),
+    "tool result for another call": (
+        {
+            "input": [
+                {"type": "function_call", "call_id": "call_1", "name": "add", "arguments": "{}"},
+                {"type": "function_call_output", "call_id": "call_2", "output": "42"},
+            ]
+        },
+        "input[1]",
+        "matches no tool call before it",
+    ),
+    "17 metadata pairs": ({"metadata": {f"k{i}": "v" for i in range(17)}}, "metadata", "at most 16 pairs"),
+    "metadata key too long": ({"metadata": {"k" * 65: "v"}}, "metadata", "longer than 64 characters"),
+    "metadata value too long": ({"metadata": {"k": "v" * 513}}, "metadata", "longer than 512 characters"),
+    "metadata value not text": ({"metadata": {"k": 1}}, "metadata.k", "valid string"),
+    "empty input string": ({"input": ""}, "input", "must be a non-empty string"),
+    "empty input list": ({"input": []}, "input", "non-empty list of items"),
+    "unknown role": ({"input": [{"role": "robot", "content": "x"}]}, "input[0].role", "'user', 'assistant'"),
+    "image part": (
+        {"input": [{"role": "user", "content": [{"type": "input_image", "url": "u"}]}]},
+        "input[0].content[0].type",
+        "'input_text'",
+    ),
+    "function_call_output without call_id": (
+        {
+            "input": [
+                {"role": "user", "content": "x"},
+                {"type": "function_call_output", "call_id": "", "output": ""},
+            ]
+        },
+        "input[1].call_id",
+        "at least 1 character",
+    ),
+    "tool_choice names an absent tool": (
+        {"tools": [TOOL], "tool_choice": NamedToolChoice.of("get_time")},
+        "tool_choice",
+        "names tool 'get_time', which is not among tools ['get_weather']",
+    ),
+    "tool_choice required without tools": (
+        {"tool_choice": "required"},
+        "tool_choice",
+        "needs at least one tool",
+    ),
+    "tool_choice unknown word": ({"tool_choice": "any"}, "tool_choice", "'none', 'auto' or 'required'"),
+    "duplicate tool names": ({"tools": [TOOL, TOOL]}, "tools", "tool names must be unique"),
+    "tool name with a space": ({"tools": [{"name": "get weather"}]}, "tools[0].name", "^[A-Za-z0-9_-]+$"),
+    "tool name too long": ({"tools": [{"name": "t" * 65}]}, "tools[0].name", "at most 64 characters"),
+    "empty model": ({"model": ""}, "model", "at least 1 character"),
+    "unknown top-level field": ({"max_tokens": 5}, "max_tokens", "Extra inputs are not permitted"),
+}
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["create", "stream"])
+@pytest.mark.parametrize(("fields", "field", "text"), CORE_CASES.values(), ids=CORE_CASES.keys())
+def test_core_bad_request_is_refused_before_sending(
+    fields: dict[str, Any], field: str, text: str, stream: bool
+) -> None:
+    script = FakeEndpoint(json_reply(load_json("pydo_created_at.json")))
+    client = make_client(script)
+    with pytest.raises(InvalidRequestError) as caught:
+        # The way an adapter calls the core: build the request, then send it.
+        request = build_request(**{"model": "openai-gpt-oss-20b", "input": "hi", **fields})
+        if stream:
+            list(client.stream(request))
+        else:
+            client.create(request)
+    assert script.count == 0
+    error = caught.value
+    assert isinstance(error, ValueError)
+    assert error.field == field
+    assert str(error).startswith(f"{field}: ")
+    assert text in str(error)
+    # No pydantic wall of text chained underneath the one clear message.
+    assert error.__cause__ is None
+    assert error.__context__ is None or error.__suppress_context__
+    client.create(build_request(model="m", input="hi"))  # the same client does send a good request
+    assert script.count == 1
+
+
+@pytest.mark.parametrize(
+    ("update", "field"),
+    [
+        ({"tool_choice": NamedToolChoice.of("absent")}, "tool_choice"),
+        ({"tools": [FunctionTool(name="a"), FunctionTool(name="a")]}, "tools"),
+    ],
+)
+async def test_requests_built_without_build_request_are_checked_by_the_client(
+    update: dict[str, Any], field: str
+) -> None:
+    # An adapter may construct ResponseRequest directly or model_copy() one: the cross-field checks
+    # that build_request runs must still happen before the client sends.
+    script = FakeEndpoint(json_reply(load_json("pydo_created_at.json")))
+    client = make_client(script)
+    base = build_request(model="m", input="hi")
+    direct = ResponseRequest(model="m", input="hi", **update)
+    copied = base.model_copy(update=update)
+    for request in (direct, copied):
+        for send in (client.create, lambda r: list(client.stream(r))):
+            with pytest.raises(InvalidRequestError) as caught:
+                send(request)
+            assert caught.value.field == field
+        with pytest.raises(InvalidRequestError):
+            await client.acreate(request)
+    assert script.count == 0
+
+
+# == the adapters: the catalogue ======================================================================
 BASE_URL = "http://127.0.0.1:9"  # loopback, so no key is needed; nothing may ever be sent there
 
 
@@ -187,6 +336,29 @@ CATALOGUE: list[Case] = [
     lc_case("temperature-nan", "temperature", HI, "stream", temperature=float("nan")),
     lc_case("max-tokens-negative", "max_output_tokens", HI, max_tokens=-5),
     lc_case("five-stop-strings", "stop", HI, stop=["a", "b", "c", "d", "e"]),
+    lc_case("empty-stop-string", "stop", HI, stop=""),
+    lc_case("empty-stop-in-list", "stop[0]", HI, "stream", stop=["", "END"]),
+    lc_case(
+        "tool-message-without-its-call",
+        "messages[1]",
+        [*HI, ToolMessage("42", tool_call_id="call_1")],
+    ),
+    lc_case(
+        "tool-message-before-its-call",
+        "messages[1]",
+        [*HI, ToolMessage("42", tool_call_id="call_1"), CALLED],
+        "stream",
+    ),
+    lc_case(
+        "tool-message-for-another-call",
+        "messages[2]",
+        [*HI, CALLED, ToolMessage("42", tool_call_id="call_2")],
+    ),
+    Case(
+        "langchain-base-url-of-chat-completions",
+        "base_url",
+        lambda c: c.chat(base_url="http://127.0.0.1:9/v1/chat/completions"),
+    ),
     lc_case("unknown-option", "frobnicate", HI, frobnicate=1),
     lc_case("required-without-tools", "tool_choice", HI, tool_choice="required"),
     Case(
@@ -292,6 +464,31 @@ CATALOGUE: list[Case] = [
     li_case("temperature-not-number", "temperature", [U], "stream", temperature="hot"),
     li_case("max-tokens-negative", "max_output_tokens", [U], max_tokens=-3),
     li_case("five-stop-strings", "stop", [U], stop=["a", "b", "c", "d", "e"]),
+    li_case("empty-stop-string", "stop", [U], stop=""),
+    li_case("empty-stop-in-list", "stop[1]", [U], "stream", stop=["END", ""]),
+    li_case(
+        "tool-result-without-its-call",
+        "messages[1]",
+        [U, LlamaMessage(role="tool", content="42", additional_kwargs={"tool_call_id": "call_1"})],
+    ),
+    li_case(
+        "tool-result-for-another-call",
+        "messages[2]",
+        [
+            U,
+            LlamaMessage(
+                role="assistant",
+                blocks=[ToolCallBlock(tool_call_id="call_1", tool_name="add", tool_kwargs={})],
+            ),
+            LlamaMessage(role="tool", content="42", additional_kwargs={"tool_call_id": "call_2"}),
+        ],
+        "stream",
+    ),
+    Case(
+        "llama_index-base-url-of-embeddings",
+        "base_url",
+        lambda c: c.llm(base_url="http://127.0.0.1:9/v1/embeddings"),
+    ),
     li_case("oversize-metadata-value", "metadata", [U], metadata={"k": "v" * 600}),
     li_case("unknown-option", "frobnicate", [U], frobnicate=1),
     Case(
