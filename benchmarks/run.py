@@ -2,12 +2,14 @@
 
     python -m benchmarks.run                      # full run (several minutes), writes benchmarks/RESULTS.md
     python -m benchmarks.run --smoke              # a tiny run of every benchmark, writes nothing
-    python -m benchmarks.run --smoke --out DIR    # ... and writes RESULTS.md + results.json into DIR
+    python -m benchmarks.run --smoke --out DIR    # ... and writes RESULTS.md, results.json, charts/ in DIR
     python -m benchmarks.run --only streaming     # a subset (repeatable)
 
 Each benchmark runs in a fresh interpreter (`run_one`). Its module's `run(smoke=...)` returns `Section`s;
 `core_overhead.main()` and `load_streams.main()` return dicts, which `_wrapped` turns into Sections.
-RESULTS.md is generated from results.json's data only: never edit it by hand.
+RESULTS.md is generated from results.json's data only: never edit it by hand. Each section with
+side-by-side ratios gets a PNG chart in `charts/` next to it (`charts.py`; `python -m benchmarks.charts`
+redraws them from an existing results.json), embedded under the section's table.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,6 +33,7 @@ from typing import Any
 
 from ._common import Section
 from ._wrapped import core_overhead_sections, load_streams_sections
+from .charts import CHARTS_DIR, chart_files, render_charts
 
 # The issue's order; then the 1,000-stream load test, the local server's own throughput, and a long answer
 # streamed through LlamaIndex against llama-index-core's floor; then 10,000 texts embedded; then a
@@ -193,6 +197,7 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"| {_cell(target['description'])} | {_number(target['measured'], digits)}{suffix} | "
                 f"{_number(target['limit'], digits)}{suffix} | {'yes' if target['met'] else '**no**'} |"
             )
+    charts = chart_files(results)
     for section in results["sections"]:
         columns = section["columns"]
         lines += ["", f"## {section['title']}", "", section["method"], ""]
@@ -201,6 +206,9 @@ def render_markdown(results: dict[str, Any]) -> str:
         for row in section["rows"]:
             cells = [_number(row["values"].get(column["key"]), column["digits"]) for column in columns]
             lines.append(f"| {_cell(row['contender'])} | " + " | ".join(cells) + " |")
+        if section["key"] in charts:
+            alt = re.sub(r"[\[\]]", "", section["title"])
+            lines += ["", f"![{alt}: ratios side by side]({CHARTS_DIR}/{charts[section['key']]})"]
         if section["notes"]:
             lines.append("")
             lines += [f"- {note}" for note in section["notes"]]
@@ -210,6 +218,7 @@ def render_markdown(results: dict[str, Any]) -> str:
 def write(results: dict[str, Any], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    render_charts(results, out / CHARTS_DIR)
     (out / "RESULTS.md").write_text(render_markdown(results))
 
 
@@ -229,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     out = args.out if args.out is not None else (None if args.smoke else DEFAULT_OUT)
     if out is not None:
         write(results, out)
-        print(f"wrote {out / 'RESULTS.md'} and {out / 'results.json'}")
+        print(f"wrote {out / 'RESULTS.md'}, {out / 'results.json'} and {out / CHARTS_DIR}/*.png")
     for section in results["sections"]:
         for target in section["targets"]:
             verdict = "met" if target["met"] else "MISSED"

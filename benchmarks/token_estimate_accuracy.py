@@ -273,7 +273,10 @@ def offline_encoding(name: str) -> tuple[Callable[[str], int], str] | None:
 def text_samples() -> dict[str, str]:
     """The text-level sample: this repository's docs, package modules and JSON, plus `INLINE_SAMPLES`."""
     samples: dict[str, str] = {}
-    for relative in ("README.md", "benchmarks/RESULTS.md", "tests/fixtures/recorded/README.md"):
+    # The README moved most of its prose to docs/ (issue 16): read both, so the sample stays about as large.
+    documents = ["README.md", "benchmarks/RESULTS.md", "tests/fixtures/recorded/README.md"]
+    documents += sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "docs").glob("*.md"))
+    for relative in documents:
         path = ROOT / relative
         if path.is_file():
             samples[f"docs/{relative}"] = path.read_text(encoding="utf-8")
