@@ -17,7 +17,7 @@ from gradient_integrations.core.options import (
     resolve_options,
 )
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+OPTIONS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
 
 def resolve(
@@ -163,8 +163,8 @@ def test_unknown_constructor_arguments_are_refused_naming_them(name: str, messag
     assert caught.value.field == name
 
 
-def test_the_readme_option_table_is_the_code_table() -> None:
-    assert option_table_markdown() in README.read_text(encoding="utf-8"), (
-        "README's request-option table is out of date: paste "
+def test_the_docs_option_table_is_the_code_table() -> None:
+    assert option_table_markdown() in OPTIONS_PAGE.read_text(encoding="utf-8"), (
+        "docs/configuration.md's request-option table is out of date: paste "
         "`python -c 'from gradient_integrations.core.options import option_table_markdown as t; print(t())'`"
     )
