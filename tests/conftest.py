@@ -3,7 +3,7 @@
 `local_server` is one running `gradient_integrations.local.LocalServer` on a free loopback port, started
 once per test session and stopped at the end. Its `base_url` (e.g. "http://127.0.0.1:54321") takes the
 place of the real endpoint: it needs no key, speaks the DO wire format, and injects faults per request
-through the `x-gradient-fault` header (see the README, "Fault injection").
+through the `x-gradient-fault` header (see docs/local-server.md, "Fault injection").
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Each notebook is executed with nbclient in a fresh kernel with no access key in 
 the in-process local server): any cell error fails the test, naming the cell. The committed files are
 checked as stored: every code cell executed once, in order, without an error output, and no output holds
 a key-like string or an absolute path of the machine that ran it. Refresh the committed outputs with
-`python -m devtools.notebooks` (README, "Notebooks").
+`python -m devtools.notebooks` (docs/notebooks.md).
 """
 
 from __future__ import annotations
