@@ -243,7 +243,8 @@ class ResponseRequest(BaseModel):
             check_tool_results(self.input)
 
     def _check_stop(self) -> None:
-        # An empty stop string is a mistake the endpoint would not name: vLLM ignores it, OpenAI refuses it.
+        # An empty stop string matches everywhere or nowhere, depending on the backend: never what was meant,
+        # and an answer cut at its first token would not say why.
         stop = self.stop
         if stop == "":
             raise InvalidRequestError("stop", "is an empty string; pass a non-empty stop sequence, or None")

@@ -114,12 +114,12 @@ def normalize_base_url(base_url: str | None = None) -> str:
     return _normalized_root((base_url or os.environ.get(ENDPOINT_ENV_VAR) or DEFAULT_BASE_URL).strip())
 
 
-# Cached: adapters resolve the endpoint on every call (LangChain asks for `_identifying_params` each
-# time), and parsing a URL costs about as much as the rest of our per-call work (benchmarks/).
 # Paths of DO's other inference routes: a base_url ending in one is a copy-paste of the wrong URL.
 _OTHER_API_PATHS = ("/chat/completions", "/completions", "/embeddings", "/models", "/batches", "/messages")
 
 
+# Cached: adapters resolve the endpoint on every call (LangChain asks for `_identifying_params` each
+# time), and parsing a URL costs about as much as the rest of our per-call work (benchmarks/).
 @functools.lru_cache(maxsize=64)
 def _normalized_root(url: str) -> str:
     try:

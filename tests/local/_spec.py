@@ -3,8 +3,8 @@
 OpenAPI 3.0 schemas are JSON Schema draft 4 plus `nullable`; loading turns `nullable: true` into a null
 alternative and resolves the files' relative `$ref`s through a `referencing` registry keyed by file URI.
 `strict=True` also forbids properties the spec does not declare, except `DOCUMENTED_EXTRAS` (fields the
-server sends on purpose for OpenAI-SDK compatibility, listed in docs/local-server.md, "Endpoints"), so a misspelt
-field name fails a test instead of passing as an "additional property".
+server sends on purpose for OpenAI-SDK compatibility, listed in docs/local-server.md, "Endpoints"), so a
+misspelt field name fails a test instead of passing as an "additional property".
 """
 
 from __future__ import annotations

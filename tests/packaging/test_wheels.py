@@ -156,8 +156,8 @@ def test_the_wheel_holds_the_package_its_license_and_entry_points_but_no_dev_too
     assert "License-Expression: MIT" in metadata
     for extra in (*OPTIONAL, "all", "ray"):
         assert f"Provides-Extra: {extra}" in metadata
-    assert "gradient-local-server = gradient_integrations.local.__main__:main" in entry_points
-    assert "gradient-demo = gradient_integrations.demo:main" in entry_points
+    assert "gradient-local-server = gradient_integrations._cli:local_server" in entry_points
+    assert "gradient-demo = gradient_integrations._cli:demo" in entry_points
 
 
 def test_the_sdist_holds_what_a_contributor_needs(dist: Path) -> None:
@@ -230,8 +230,11 @@ def test_the_local_server_entry_point_serves_from_the_installed_wheel(venv: Venv
         done = subprocess.run(
             [str(script)], capture_output=True, text=True, env=keyless_env(None), cwd=tmp_path
         )
-        assert done.returncode != 0
+        assert done.returncode == 1
+        first_line = "gradient-local-server: gradient_integrations.local needs the 'local' extra"
+        assert done.stderr.startswith(first_line)
         assert 'pip install "gradient-integrations[local]"' in done.stderr
+        assert "Traceback" not in done.stderr
         return
     server = subprocess.Popen(
         [str(script), "--port", "0"], stdout=subprocess.PIPE, text=True, env=keyless_env(None), cwd=tmp_path
