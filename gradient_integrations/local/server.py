@@ -25,6 +25,8 @@ Limits (all keyword arguments of `LocalServer`), so that no client can hold the 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 import signal
@@ -41,6 +43,35 @@ import uvicorn
 from .app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MODELS, GradientApp, StreamDialect, create_app
 from .connections import DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_MAX_HEAD_BYTES, limited_protocol
 from .faults import FaultPlan
+
+
+class _CancelledAnswers(logging.Filter):
+    """Drops uvicorn's "Exception in ASGI application" for an answer cancelled by a forced stop: the
+    stop asked for it, so it is no error (a client stuck mid-answer would otherwise print a traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError))
+
+
+logging.getLogger("uvicorn.error").addFilter(_CancelledAnswers())
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, closing the connections its shutdown left open.
+
+    A forced exit (`stop()` while a client is not reading an answer, so the server cannot finish writing
+    it) returns with those connections still open; uvicorn then closes its loop without closing them, and
+    the garbage collector reports each one later as a ResourceWarning, in whatever code happens to run then.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+        await asyncio.sleep(0)  # abort() closes the socket in a callback: let it run before the loop ends
+
 
 __all__ = ["LocalServer", "LocalServerProcess"]
 
@@ -177,7 +208,7 @@ class LocalServer:
         sock.listen(2048)
         self._socket = sock
         self._port = int(sock.getsockname()[1])
-        self._server = uvicorn.Server(self._config)
+        self._server = _Server(self._config)
         self._thread = threading.Thread(target=self._serve, name=f"gradient-local-{self.port}", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + self._startup_timeout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import json
 import os
 import re
 import signal
@@ -10,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 
 import httpx
 import pytest
@@ -162,3 +165,31 @@ async def test_a_bug_in_the_server_is_a_plain_500_with_the_do_body(caplog: pytes
     assert response.json()["id"] == "server_error"
     assert "exploded" not in response.text and "Traceback" not in response.text
     assert "scripted model exploded" in caplog.text  # the server's own log keeps the details
+
+
+def test_stop_while_a_client_is_not_reading_closes_the_servers_side_of_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """`stop()` with an answer the client does not read (the server's writes are blocked) forces the exit
+    after a second. The server's side of that connection must still be closed: left to the garbage
+    collector, it surfaced as a ResourceWarning in some later, unrelated test."""
+    server = LocalServer().start()
+    body = json.dumps({"model": "m", "input": "[words:3000000] hi", "stream": True}).encode()
+    head = (
+        "POST /v1/responses HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.sendall(head + body)
+        assert client.recv(64).startswith(b"HTTP/1.1 200")  # the answer began; nothing more is read
+        time.sleep(0.5)  # the server's send buffer fills
+        started = time.monotonic()
+        server.stop()
+        assert time.monotonic() - started < 10
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            gc.collect()
+    leaks = [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+    assert not leaks
+    assert "Exception in ASGI application" not in caplog.text  # the cancelled answer is no error
