@@ -1,7 +1,7 @@
-"""The console scripts `gradient-local-server` and `gradient-demo`.
+"""The console script `gradient-local-server`.
 
-They import their program only when run, so a missing extra is one line naming its `pip install`, not a
-traceback from the import machinery.
+It imports the server only when run, so a missing `local` extra is one line naming its `pip install`, not a
+traceback from the import machinery. (`gradient-demo` is `demo.main` itself: the demo checks its extras.)
 """
 
 from __future__ import annotations
@@ -16,11 +16,4 @@ def local_server() -> int:
     except ModuleNotFoundError as exc:
         print(f"gradient-local-server: {exc}", file=sys.stderr)
         return 1
-    return main()
-
-
-def demo() -> int:
-    """`gradient-demo`: `python -m gradient_integrations.demo` (the halves whose extras are installed)."""
-    from .demo import main
-
     return main()

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import importlib.util
 
-__all__ = ["require_extra"]
+__all__ = ["is_installed", "require_extra"]
+
+
+def is_installed(module: str) -> bool:
+    """Whether `module` can be imported, without importing it (a dotted name's parents are imported)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return False
 
 
 def require_extra(extra: str, *modules: str, feature: str) -> None:
     """ModuleNotFoundError naming `pip install "gradient-integrations[<extra>]"` for an absent module."""
     for module in modules:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:  # a dotted name whose parent package is missing
-            found = False
-        if not found:
+        if not is_installed(module):
             raise ModuleNotFoundError(
                 f"{feature} needs the {extra!r} extra, and {module!r} is not installed: "
                 f'pip install "gradient-integrations[{extra}]"',

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import math
 import os
 import sys
@@ -29,6 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ._extras import is_installed
 from .core.errors import GradientError
 from .core.settings import resolve_api_key
 from .core.usage import UsageTally, active_tallies, tracking
@@ -93,19 +93,11 @@ class Report:
         print(f"    [{elapsed * 1000:.0f} ms, {_usage_line(tally)}]")
 
 
-def installed(module: str) -> bool:
-    """Whether an optional dependency is importable (a dotted name whose parent is missing is not)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 @contextlib.contextmanager
 def counting() -> Iterator[UsageTally]:
     """A tally of the calls in the block: LangChain's callback when it is installed (it sees LangChain
     runs), else a core tally (LlamaIndex's usage handler and the core step report to it)."""
-    if installed("langchain_core"):
+    if is_installed("langchain_core"):
         from .langchain import get_gradient_callback
 
         with get_gradient_callback() as counted:
@@ -268,14 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         base_url = args.base_url
         if base_url is None and resolve_api_key() is None:
-            if not installed("starlette") or not installed("uvicorn"):
-                print(
-                    "No access key set, and the embedded local server is not installed: set "
-                    'GRADIENT_MODEL_ACCESS_KEY, or pip install "gradient-integrations[local]".',
-                    file=sys.stderr,
-                )
+            try:
+                from .local import LocalServer
+            except ModuleNotFoundError as exc:  # the `local` extra's own message names its pip install
+                print(f"No access key set: set GRADIENT_MODEL_ACCESS_KEY, or: {exc}", file=sys.stderr)
                 return 1
-            from .local import LocalServer
 
             server = stack.enter_context(LocalServer(stream_dialect=args.stream_dialect))
             base_url = server.base_url
@@ -287,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"Using {base_url or os.environ.get('GRADIENT_INFERENCE_ENDPOINT') or 'the DO endpoint'}.")
         print(f"Model: {args.model}; embeddings: {EMBEDDING_MODEL}")
-        has_langchain, has_llama_index = installed("langchain_core"), installed("llama_index.core")
+        has_langchain, has_llama_index = is_installed("langchain_core"), is_installed("llama_index.core")
         try:
             with counting() as total:
                 if has_langchain:

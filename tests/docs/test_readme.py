@@ -7,7 +7,6 @@ can reach nothing but loopback and needs no key. A block that starts its own `Lo
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -16,12 +15,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from devtools.notebooks import keyless_environment
+
 if TYPE_CHECKING:
     from gradient_integrations.local import LocalServer
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 MAX_README_LINES = 250
-KEY_VARIABLES = ("GRADIENT_MODEL_ACCESS_KEY", "MODEL_ACCESS_KEY", "DIGITALOCEAN_INFERENCE_KEY")
 BLOCK_TIMEOUT = 100.0  # seconds; pytest's own timeout is 120 s per test
 
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
@@ -70,7 +70,7 @@ def test_the_readme_stays_short() -> None:
 def test_readme_python_block_runs_as_pasted(
     line: int, code: str, local_server: LocalServer, tmp_path: Path
 ) -> None:
-    env = {name: value for name, value in os.environ.items() if name not in KEY_VARIABLES}
+    env = keyless_environment()
     env["GRADIENT_INFERENCE_ENDPOINT"] = local_server.base_url
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     script = tmp_path / f"readme_L{line}.py"

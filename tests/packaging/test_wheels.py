@@ -9,7 +9,6 @@ runs from a temporary directory, so it imports the installed wheel, never this c
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -20,8 +19,9 @@ from typing import NamedTuple
 
 import pytest
 
+from devtools.notebooks import keyless_environment
 from gradient_integrations import __version__
-from gradient_integrations.core.settings import API_KEY_ENV_VARS, ENDPOINT_ENV_VAR
+from gradient_integrations.core.settings import ENDPOINT_ENV_VAR
 from gradient_integrations.local import LocalServer
 
 pytestmark = pytest.mark.slow
@@ -101,8 +101,7 @@ def run(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None =
 
 
 def keyless_env(endpoint: str | None) -> dict[str, str]:
-    env = {name: value for name, value in os.environ.items() if name not in API_KEY_ENV_VARS}
-    env.pop(ENDPOINT_ENV_VAR, None)
+    env = keyless_environment()
     env.pop("PYTHONPATH", None)
     env.pop("VIRTUAL_ENV", None)
     if endpoint is not None:
@@ -157,7 +156,7 @@ def test_the_wheel_holds_the_package_its_license_and_entry_points_but_no_dev_too
     for extra in (*OPTIONAL, "all", "ray"):
         assert f"Provides-Extra: {extra}" in metadata
     assert "gradient-local-server = gradient_integrations._cli:local_server" in entry_points
-    assert "gradient-demo = gradient_integrations._cli:demo" in entry_points
+    assert "gradient-demo = gradient_integrations.demo:main" in entry_points
 
 
 def test_the_sdist_holds_what_a_contributor_needs(dist: Path) -> None:
