@@ -2,7 +2,9 @@
 
 Modules, one concern each: `settings` (key and endpoint resolution), `secrets` (how the key is held),
 `options` (the request vocabulary: one table of options and the merge rule both adapters use), `values`
-(typed constructors for tools, tool_choice and text.format), `request` (request body models and
+(typed constructors for tools, tool_choice and text.format), `builtin_tools` (DO's server-side tools:
+web search, knowledge bases, MCP), `server_items` (their calls and citations in an answer), `quota`
+(rate-limit headers), `request` (request body models and
 validation), `response` (the documented body shapes and the normalized `ResponseResult`), `reader` (the
 one reader: SSE events and JSON bodies to deltas and a result, no I/O), `retry` (the one retry policy),
 `errors` (the exception tree), `client` (all HTTP, sync and async), `streams` (one streaming call),
@@ -14,6 +16,7 @@ splitting and joining results, no I/O) and `batch_jobs` (submitting and watching
 
 from .batch import BatchStatus, RequestCounts
 from .batch_jobs import BatchJob, aattach_batch, asubmit_batch, attach_batch, submit_batch
+from .builtin_tools import BuiltInTool, KnowledgeBaseRetrievalTool, McpTool, WebSearchTool
 from .catalog import CATALOG, ListedModel, ModelCatalog, ModelInfo, register_model
 from .client import ResponsesClient
 from .embeddings import EmbeddingRequest, EmbeddingResult, EmbeddingUsage, aembed_all, embed_all
@@ -47,6 +50,7 @@ from .errors import (
     UnknownModelError,
     UnprocessableEntityError,
 )
+from .quota import Quota, RateLimit
 from .reader import ResponseReader, StreamDelta, ToolCallChunk, parse_response
 from .request import (
     FunctionCallItem,
@@ -63,6 +67,7 @@ from .request import (
 )
 from .response import ResponseResult, ToolCall, Usage
 from .retry import RetryPolicy
+from .server_items import Citation, ServerToolCall
 from .settings import Settings
 from .streams import AsyncResponseStream, ResponseStream
 from .tokens import estimate_message_tokens, estimate_tokens
@@ -85,6 +90,8 @@ __all__ = [
     "BatchStatus",
     "BatchSubmitError",
     "BatchTimeoutError",
+    "BuiltInTool",
+    "Citation",
     "ConfigurationError",
     "ConflictError",
     "EmbeddingRequest",
@@ -97,7 +104,9 @@ __all__ = [
     "InputText",
     "InternalServerError",
     "InvalidRequestError",
+    "KnowledgeBaseRetrievalTool",
     "ListedModel",
+    "McpTool",
     "MessageItem",
     "ModelCatalog",
     "ModelInfo",
@@ -105,6 +114,8 @@ __all__ = [
     "NamedToolChoice",
     "NotFoundError",
     "PermissionDeniedError",
+    "Quota",
+    "RateLimit",
     "RateLimitError",
     "ReasoningItem",
     "ReasoningText",
@@ -117,6 +128,7 @@ __all__ = [
     "ResponseTooLargeError",
     "ResponsesClient",
     "RetryPolicy",
+    "ServerToolCall",
     "Settings",
     "StreamConnectionError",
     "StreamDelta",
@@ -130,6 +142,7 @@ __all__ = [
     "UnprocessableEntityError",
     "Usage",
     "UsageTally",
+    "WebSearchTool",
     "aattach_batch",
     "aembed_all",
     "asubmit_batch",

@@ -828,6 +828,7 @@ class ResponsesClient(_ClientBase):
     ) -> Generator[StreamDelta, None, None]:
         """A successful response's answer as deltas, in whichever form the server chose to send it."""
         limit = self.settings.max_response_bytes
+        reader.read_headers(response.headers)
         if not _is_event_stream(response):
             yield from reader.feed_body(_decode_json(response, self._read_body(response, clock)))
             return
@@ -1008,6 +1009,7 @@ class ResponsesClient(_ClientBase):
     ) -> AsyncGenerator[StreamDelta, None]:
         """Async `_read`."""
         limit = self.settings.max_response_bytes
+        reader.read_headers(response.headers)
         if not _is_event_stream(response):
             for delta in reader.feed_body(_decode_json(response, await self._aread_body(response, clock))):
                 yield delta

@@ -7,7 +7,8 @@ The tree::
     ├── InvalidRequestError (ValueError)   bad input, raised before any request is sent
     │   └── UnknownModelError              a model id the endpoint's `GET /v1/models` does not list
     └── APIError                           something went wrong talking to the endpoint
-        ├── APIStatusError                 non-2xx answer: status_code, error_id, request_id, body, response
+        ├── APIStatusError                 non-2xx answer: status_code, error_id, request_id, body, response,
+        │                                  quota (the rate limits its headers report)
         │   ├── BadRequestError            400
         │   ├── AuthenticationError        401
         │   ├── PermissionDeniedError      403
@@ -56,6 +57,8 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
+from .quota import Quota, parse_quota
 
 if TYPE_CHECKING:
     from .response import ResponseResult
@@ -197,6 +200,11 @@ class APIStatusError(APIError):
         self.body = _redacted(body)  # a server may echo the request's key back in its error body
         self.error_id = error_id
         self.request_id = request_id
+
+    @property
+    def quota(self) -> Quota | None:
+        """The rate limits this answer's headers report (a 429's `retry_after` among them), if any."""
+        return parse_quota(self.response.headers)
 
 
 class BadRequestError(APIStatusError):

@@ -23,10 +23,11 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel
 
 from .errors import InvalidRequestError
-from .request import ResponseRequest, build_request
-from .values import function_tools, text_format, tool_choice
+from .request import REASONING_EFFORTS, ResponseRequest, build_request
+from .values import request_tools, text_format, tool_choice
 
 __all__ = [
+    "BUILT_IN_TOOLS",
     "OPTIONS",
     "REFUSED",
     "SETTING_ALIASES",
@@ -38,7 +39,13 @@ __all__ = [
 ]
 
 
-def _reasoning_effort(effort: Any) -> dict[str, Any]:
+def _reasoning_effort(effort: Any) -> dict[str, Any] | None:
+    if effort is None:
+        return None
+    if effort not in REASONING_EFFORTS:
+        raise InvalidRequestError(
+            "reasoning_effort", f"{effort!r} is not one of {', '.join(map(repr, REASONING_EFFORTS))}"
+        )
     return {"effort": effort}
 
 
@@ -79,7 +86,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("temperature", "Sampling temperature, 0 to 2."),
     Option("top_p", "Nucleus sampling, 0 to 1."),
     Option("stop", "Up to 4 stop sequences."),
-    Option("tools", "Function tools (flat Responses form or chat form).", normalize=function_tools),
+    Option(
+        "tools",
+        "Function tools (flat Responses or chat form) and built-in tools (`web_search`, "
+        "`knowledge_base_retrieval`, `mcp`); `built_in_tools=[...]` go ahead of them.",
+        normalize=request_tools,
+    ),
     Option(
         "tool_choice",
         "`auto`, `none`, `required` (or `any`/`True`), a tool name or a tool-choice dict.",
@@ -100,7 +112,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "reasoning",
-        "Reasoning settings, e.g. `{'effort': 'low'}`; `reasoning_effort='low'` is the same.",
+        "Reasoning settings, e.g. `{'effort': 'low'}`; `reasoning_effort='low'` is the same. Efforts: "
+        "`none`, `minimal`, `low`, `medium`, `high`, `xhigh`, `max`.",
         ("reasoning_effort",),
         from_alias={"reasoning_effort": _reasoning_effort},
     ),
@@ -109,6 +122,10 @@ OPTIONS: tuple[Option, ...] = (
         "`{'include_usage': bool}` (streams only); `stream_usage=bool` is the same.",
         ("stream_usage",),
         from_alias={"stream_usage": _stream_usage},
+    ),
+    Option(
+        "prompt_cache_retention",
+        "How long OpenAI models keep a prompt's cache: `in_memory` or `24h`.",
     ),
     Option("truncation", "`auto` lets the server drop the oldest input that does not fit."),
     Option("include", "Extra output to include, e.g. `['reasoning.encrypted_content']`."),
@@ -133,6 +150,8 @@ SETTING_ALIASES: dict[str, str] = {
     "openai_api_base": "base_url",
     "openai_api_key": "api_key",
 }
+# Server-side tools kept apart from the function tools a framework binds, sent ahead of them in `tools`.
+BUILT_IN_TOOLS = "built_in_tools"
 # Set by the adapters from messages and the call path, never by a caller.
 _MANAGED = frozenset({"input", "stream"})
 # Per call only: where the body and headers may be extended as-is.
@@ -170,6 +189,12 @@ def _unknown(name: str, owner: str, known: Iterable[str], where: str) -> Invalid
     )
 
 
+def _tool_list(value: Any, name: str) -> list[Any]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidRequestError(name, "must be a list of tools, e.g. [WebSearchTool(max_results=5)]")
+    return list(value)
+
+
 class CallOptions(NamedTuple):  # a NamedTuple: built on every call, and a frozen dataclass is slower
     """One call's merged options: request fields by wire name, the raw extra body, extra headers."""
 
@@ -198,15 +223,21 @@ def resolve_options(
     """
     fields: dict[str, Any] = {}
     body: dict[str, Any] = {}
+    built_in: Any = None
     for name, value in instance.items():
         if value is not None:  # most instance fields are unset: skip them cheaply (this runs every call)
+            if name == BUILT_IN_TOOLS:
+                built_in = value
+                continue
             row = _BY_NAME[name]
             fields[row.body_field] = row.value(name, value)
     for layer in (model_kwargs, call):
         for name, value in layer.items():
             option = _BY_NAME.get(name)
             if option is None:
-                if layer is call:
+                if name == BUILT_IN_TOOLS:
+                    built_in = value  # a later layer's list replaces an earlier one's
+                elif layer is call:
                     if name not in _PASSTHROUGH:
                         raise _unknown(name, owner, (), "a call option")
                 elif name in _MANAGED:
@@ -222,6 +253,9 @@ def resolve_options(
     for name in _MANAGED.intersection(body):
         # extra_body goes over the body last: it would silently replace the conversation or the mode.
         raise InvalidRequestError(f"extra_body.{name}", f"is set by {owner} itself from the call; remove it")
+    if built_in:
+        # Built-in tools go ahead of the function tools (llama-index's OpenAIResponses does the same).
+        fields["tools"] = [*_tool_list(built_in, BUILT_IN_TOOLS), *(fields.get("tools") or ())]
     # Tool and tool-choice values in every spelling become the core's types; None removes a field.
     for name in _NORMALIZED:
         if name in fields:
@@ -257,6 +291,9 @@ def constructor_arguments(
         setting = SETTING_ALIASES.get(name)
         if setting is not None and setting in accepted:
             out[setting] = value
+            continue
+        if name == BUILT_IN_TOOLS:
+            extra[name] = value
             continue
         known = _canonical(name, value)
         if known is not None and known[0] not in _MANAGED:

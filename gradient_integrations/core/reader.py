@@ -27,14 +27,22 @@ Rules worth knowing (`docs/wire.md`, "What the endpoint sends", lists every shap
   the caller saw. Name and arguments are likewise taken from the first source that has them.
 * **Reasoning** is an item's `reasoning_text` content; an item that has only `summary` parts (OpenAI) gives
   its summaries, joined by a blank line. A chat message gives `reasoning_content` or `reasoning`.
+* **Built-in tools** (`server_items`): an output item of any type but `message`, `reasoning`,
+  `function_call` and `text` is a server-side tool's run (`web_search_call`, `mcp_call`, ...), kept once per
+  position as a `ServerToolCall` from its first whole copy (`output_item.done`, else the final payload), and
+  never a tool call for the caller. Annotations on the text (`url_citation`, `file_citation`) become
+  `Citation`s, from `output_text.annotation.added` events when they came, else from the whole message.
+* **Headers** (`read_headers`, called by the client): the route a `router:<name>` model took
+  (`x-model-router-selected-route`) and the quota headers (`quota`).
 * Events that carry nothing the result keeps are ignored on purpose: `content_part.*`, `reasoning_part.*`,
-  `reasoning_summary_part.*`, `output_text.annotation.added`, `*.done` text events whose deltas arrived,
-  `in_progress`, unknown types, `sequence_number` (vLLM sends `-1` on some events).
+  `reasoning_summary_part.*`, a built-in tool's progress (`web_search_call.searching`, ...), `*.done` text
+  events whose deltas arrived, `in_progress`, unknown types, `sequence_number` (vLLM sends `-1`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,11 +53,14 @@ from .errors import (
     StreamError,
     StreamValidationError,
 )
+from .quota import Quota, parse_quota
 from .response import ResponseResult, ToolCall, Usage
+from .server_items import CONTENT_ITEM_TYPES, Citation, ServerToolCall, citation, server_tool_call
 
 __all__ = ["ResponseReader", "StreamDelta", "ToolCallChunk", "parse_response", "parse_usage"]
 
-DeltaKind = Literal["text", "reasoning", "tool_call", "finish"]
+DeltaKind = Literal["text", "reasoning", "tool_call", "server_tool", "citation", "finish"]
+ROUTE_HEADER = "x-model-router-selected-route"
 
 # What reading valid JSON of an undocumented shape can raise in here (pydantic's ValidationError is a
 # ValueError); each becomes a typed error, so the caller's `except` for this package's errors holds.
@@ -75,6 +86,8 @@ class StreamDelta:
     tool_call: ToolCallChunk | None = None
     usage: Usage | None = None
     finish_reason: str | None = None
+    server_tool: ServerToolCall | None = None  # a built-in tool's whole run (`server_tool`)
+    citation: Citation | None = None  # one annotation on the text (`citation`)
 
 
 class _TextBuffer:
@@ -131,7 +144,7 @@ class _Item:
 
     type: str | None
     call: int | None = None  # index into the reader's calls, for function_call items
-    sources: set[str] = field(default_factory=set)  # "text", "refusal", "reasoning", "summary"
+    sources: set[str] = field(default_factory=set)  # "text", "refusal", "reasoning", "summary", ...
     summary_part: int = -1
 
 
@@ -179,6 +192,16 @@ class ResponseReader:
         self._raw_usage: dict[str, Any] | None = None
         self._finish_reason: str | None = None
         self._status: str | None = None
+        self._server_calls: list[ServerToolCall] = []
+        self._citations: list[Citation] = []
+        self._route: str | None = None
+        self._quota: Quota | None = None
+
+    def read_headers(self, headers: Mapping[str, str]) -> None:
+        """The answer's headers (a case-insensitive mapping): the router's route and the quota left."""
+        route = headers.get(ROUTE_HEADER)
+        self._route = route or None
+        self._quota = parse_quota(headers)
 
     # -- input -------------------------------------------------------------------------------------
     def feed(self, data: str) -> list[StreamDelta]:
@@ -259,6 +282,10 @@ class ResponseReader:
             usage=self._usage,
             finish_reason=self._finish_reason,
             status=self._status,
+            server_tool_calls=list(self._server_calls),
+            citations=list(self._citations),
+            route=self._route,
+            quota=self._quota,
             raw=self._raw if self._raw is not None else self._chunk_raw(),
         )
 
@@ -304,6 +331,9 @@ class ResponseReader:
         refusal = message.get("refusal")
         if isinstance(refusal, str) and refusal and not (fill and self._refusal):
             self._refusal.append(refusal)
+        annotations = _list(message.get("annotations"), "choices[].message.annotations")
+        if annotations and not (fill and self._citations):
+            deltas.extend(self._add_citations(annotations))  # OpenAI chat's nested `url_citation` form
         if not (fill and self._calls):
             for position, piece in enumerate(_list(message.get("tool_calls"), "tool_calls")):
                 # A whole message lists whole calls: each entry is its own call, whatever its id.
@@ -366,6 +396,10 @@ class ResponseReader:
             return self._fill(self._item_for(event, "message"), "text", event.get("text"))
         if kind in _REASONING_DONE:
             return self._fill(self._item_for(event, "reasoning"), "reasoning", event.get("text"))
+        if kind == "response.output_text.annotation.added":
+            item = self._item_for(event, "message")
+            item.sources.add("annotations")
+            return self._add_citations([event.get("annotation")])
         if kind == "response.refusal.delta":
             self._item_for(event, "message").sources.add("refusal")
             self._refusal.append(str(event.get("delta") or ""))
@@ -383,7 +417,7 @@ class ResponseReader:
             return self._final(_object(event.get("response"), f"{kind}.response"), _END_EVENTS[kind])
         if kind == "error":
             raise self.error(_error_message(event.get("error") or event), ResponseFailedError)
-        return []  # informational events (content_part.*, *_part.*, annotations, unknown types)
+        return []  # informational events (content_part.*, *_part.*, tool progress, unknown types)
 
     def _reasoning_delta(self, item: _Item, source: str, event: dict[str, Any]) -> list[StreamDelta]:
         # An item gives its reasoning from one source: content (`reasoning_text`) or its summaries.
@@ -457,6 +491,8 @@ class ResponseReader:
         kind = body.get("type") or item.type
         if kind == "function_call":
             return self._whole_call(item, body)
+        if isinstance(kind, str) and kind not in CONTENT_ITEM_TYPES:
+            return self._server_item(item, body)
         if kind == "text":  # the Stainless SDK's bare `{"type": "text", "text": ...}` item
             return self._fill(item, "text", body.get("text"))
         content = body.get("content")
@@ -465,9 +501,11 @@ class ResponseReader:
         texts: list[str] = []
         reasoning: list[str] = []
         refusals: list[str] = []
+        annotations: list[Any] = []
         for part in content if isinstance(content, list) else ():
             if not isinstance(part, dict):
                 continue
+            annotations.extend(_list(part.get("annotations"), "content[].annotations"))
             if isinstance(part.get("refusal"), str):
                 refusals.append(part["refusal"])
             elif isinstance(part.get("text"), str):
@@ -482,6 +520,27 @@ class ResponseReader:
                 deltas += self._fill(item, "summary", _SUMMARY_SEPARATOR.join(texts_only))
         deltas += self._fill(item, "text", "".join(texts) if texts else None)
         deltas += self._fill(item, "refusal", "".join(refusals) if refusals else None)
+        if annotations and "annotations" not in item.sources:
+            item.sources.add("annotations")  # a stream's annotation events came first, or these count
+            deltas += self._add_citations(annotations)
+        return deltas
+
+    def _server_item(self, item: _Item, body: dict[str, Any]) -> list[StreamDelta]:
+        """A built-in tool's item: kept from its first whole copy (later copies repeat it)."""
+        if "server" in item.sources or not body:
+            return []
+        item.sources.add("server")
+        call = server_tool_call(body)
+        self._server_calls.append(call)
+        return [StreamDelta("server_tool", server_tool=call)]
+
+    def _add_citations(self, annotations: list[Any]) -> list[StreamDelta]:
+        deltas: list[StreamDelta] = []
+        for annotation in annotations:
+            if isinstance(annotation, dict):
+                found = citation(annotation)
+                self._citations.append(found)
+                deltas.append(StreamDelta("citation", citation=found))
         return deltas
 
     def _fill(self, item: _Item, source: str, value: Any) -> list[StreamDelta]:
@@ -667,14 +726,44 @@ def parse_usage(usage: dict[str, Any] | None) -> Usage | None:
     total = _int(usage.get("total_tokens")) or input_tokens + output_tokens
     input_details = _details(usage, "input_tokens_details", "prompt_tokens_details")
     output_details = _details(usage, "output_tokens_details", "completion_tokens_details")
-    cached = _int(input_details.get("cached_tokens")) or _int(usage.get("cache_read_input_tokens"))
+    cached = _first(input_details, usage, _CACHE_READ)
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         total_tokens=total,
         cached_tokens=cached,
         reasoning_tokens=_int(output_details.get("reasoning_tokens")),
+        cache_creation_tokens=_first(input_details, usage, _CACHE_WRITTEN) or _ephemeral(usage),
     )
+
+
+# Prompt-cache counts under every name they arrive by: OpenAI's `input_tokens_details.cached_tokens`, DO's
+# chat usage (`completion_usage.yml`: `cache_read_input_tokens`, `cache_created_input_tokens`) and
+# Anthropic's (`cache_creation_input_tokens`).
+_CACHE_READ = ("cached_tokens", "cache_read_input_tokens", "cache_read_tokens")
+_CACHE_WRITTEN = (
+    "cache_creation_input_tokens",
+    "cache_created_input_tokens",
+    "cache_creation_tokens",
+    "cache_write_tokens",
+)
+
+
+def _first(details: dict[str, Any], usage: dict[str, Any], names: tuple[str, ...]) -> int:
+    for source in (details, usage):
+        for name in names:
+            value = _int(source.get(name))
+            if value:
+                return value
+    return 0
+
+
+def _ephemeral(usage: dict[str, Any]) -> int:
+    """Anthropic's `cache_creation: {ephemeral_5m_input_tokens, ephemeral_1h_input_tokens}`, summed."""
+    creation = usage.get("cache_creation")
+    if not isinstance(creation, dict):
+        return 0
+    return sum(_int(value) for key, value in creation.items() if key.startswith("ephemeral_"))
 
 
 def _error_message(error: Any) -> str:

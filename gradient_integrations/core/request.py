@@ -23,9 +23,19 @@ from pydantic import (
     field_validator,
 )
 
+from .builtin_tools import (
+    REVEAL_SECRETS,
+    BuiltInTool,
+    KnowledgeBaseRetrievalTool,
+    McpTool,
+    WebSearchTool,
+    built_in_tool,
+)
 from .errors import InvalidRequestError
 
 __all__ = [
+    "REASONING_EFFORTS",
+    "CacheControl",
     "FunctionCallItem",
     "FunctionCallOutputItem",
     "FunctionTool",
@@ -35,17 +45,22 @@ __all__ = [
     "NamedToolChoice",
     "ReasoningItem",
     "ReasoningText",
+    "RequestTool",
     "ResponseRequest",
     "StreamOptions",
     "ToolChoice",
     "build_request",
     "check_tool_results",
+    "message_content",
 ]
 
 MAX_STOP_SEQUENCES = 4
 MAX_METADATA_PAIRS = 16
 MAX_METADATA_KEY = 64
 MAX_METADATA_VALUE = 512
+# DO's "Use Reasoning" doc lists none|low|medium|high|max; its chat-completions spec adds minimal and xhigh
+# (OpenAI's words). All go out as `reasoning: {"effort": ...}`; the model decides what it supports.
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 
 
 class _Wire(BaseModel):
@@ -53,9 +68,17 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
 
 
+class CacheControl(_Wire):
+    """Anthropic's prompt-cache breakpoint on a content part (DO: "Use Prompt Caching", Anthropic models)."""
+
+    type: Literal["ephemeral"] = "ephemeral"
+    ttl: Literal["5m", "1h"] | None = None
+
+
 class InputText(_Wire):
     type: Literal["input_text"] = "input_text"
     text: str
+    cache_control: CacheControl | None = None
 
 
 class MessageItem(_Wire):
@@ -122,6 +145,33 @@ class FunctionTool(_Wire):
     strict: bool | None = None
 
 
+_TOOL_TAGS = {
+    None: "function_tool",
+    "function": "function_tool",
+    "web_search": "web_search_tool",
+    "web_search_preview": "web_search_tool",
+    "web_search_2025_08_26": "web_search_tool",
+    "knowledge_base_retrieval": "knowledge_base_tool",
+    "mcp": "mcp_tool",
+}
+
+
+def _tool_kind(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return _TOOL_TAGS.get(kind, "other_tool") if isinstance(kind, (str, type(None))) else "other_tool"
+
+
+# A function tool the caller runs, or a built-in tool DO runs (`builtin_tools`).
+RequestTool = Annotated[
+    Annotated[FunctionTool, Tag("function_tool")]
+    | Annotated[WebSearchTool, Tag("web_search_tool")]
+    | Annotated[KnowledgeBaseRetrievalTool, Tag("knowledge_base_tool")]
+    | Annotated[McpTool, Tag("mcp_tool")]
+    | Annotated[BuiltInTool, Tag("other_tool")],
+    Discriminator(_tool_kind),
+]
+
+
 class _FunctionName(_Wire):
     name: str
 
@@ -155,7 +205,7 @@ class ResponseRequest(BaseModel):
     max_output_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
-    tools: list[FunctionTool] | None = None
+    tools: list[RequestTool] | None = None
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: StrictBool | None = None
     stop: str | list[str] | None = None
@@ -165,11 +215,20 @@ class ResponseRequest(BaseModel):
     # Not in DO's spec but accepted by the vLLM backend; used for structured output and gpt-oss effort.
     text: dict[str, Any] | None = None
     reasoning: dict[str, Any] | None = None
+    # DO: "Use Prompt Caching" (OpenAI models, Chat Completions and Responses).
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
     # OpenAI Responses fields that vLLM also accepts.
     truncation: Literal["auto", "disabled"] | None = None
     include: list[str] | None = None
     # Anything else the caller wants in the body, sent as given: merged last.
     extra_body: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("model")
+    @classmethod
+    def _router_named(cls, value: str) -> str:
+        if value.startswith("router:") and not value.removeprefix("router:").strip():
+            raise ValueError("'router:' names no router; use 'router:<name>' (a router made in DO's panel)")
+        return value
 
     @field_validator("input")
     @classmethod
@@ -239,6 +298,11 @@ class ResponseRequest(BaseModel):
         """
         self._check_stop()
         self._check_tool_choice()
+        effort = (self.reasoning or {}).get("effort")
+        if effort is not None and effort not in REASONING_EFFORTS:
+            raise InvalidRequestError(
+                "reasoning.effort", f"{effort!r} is not one of {', '.join(map(repr, REASONING_EFFORTS))}"
+            )
         if isinstance(self.input, list):
             check_tool_results(self.input)
 
@@ -258,7 +322,7 @@ class ResponseRequest(BaseModel):
     def _check_tool_choice(self) -> None:
         choice = self.tool_choice
         if isinstance(choice, NamedToolChoice):
-            names = [tool.name for tool in self.tools or []]
+            names = self.function_names()
             if choice.function.name not in names:
                 raise InvalidRequestError(
                     "tool_choice",
@@ -267,19 +331,52 @@ class ResponseRequest(BaseModel):
                 )
         elif choice == "required" and not self.tools:
             raise InvalidRequestError("tool_choice", "'required' needs at least one tool in tools")
-        tool_names = [tool.name for tool in self.tools or []]
+        tool_names = self.function_names()
         if len(set(tool_names)) != len(tool_names):
             raise InvalidRequestError("tools", f"tool names must be unique, got {tool_names}")
+        labels = [tool.server_label for tool in self.tools or [] if isinstance(tool, McpTool)]
+        if len(set(labels)) != len(labels):
+            raise InvalidRequestError("tools", f"MCP server_label values must be unique, got {labels}")
+
+    def function_tools(self) -> list[FunctionTool]:
+        """The function tools (the ones the caller runs), in order; built-in tools are left out."""
+        return [tool for tool in self.tools or [] if isinstance(tool, FunctionTool)]
+
+    def function_names(self) -> list[str]:
+        """The names of the function tools, in order."""
+        return [tool.name for tool in self.function_tools()]
 
     def to_body(self, *, stream: bool) -> dict[str, Any]:
         """The JSON body. `stream_options` goes out only when streaming: the API answers 400 otherwise."""
-        body = self.model_dump(mode="json", exclude_none=True, exclude={"extra_body", "stream_options"})
+        body = self.model_dump(
+            mode="json", exclude_none=True, exclude={"extra_body", "stream_options"}, context=REVEAL_SECRETS
+        )
         if stream:
             body["stream"] = True
             options = self.stream_options or StreamOptions()
             body["stream_options"] = options.model_dump(mode="json", exclude_none=True)
         body.update(self.extra_body)
         return body
+
+
+def message_content(parts: Sequence[tuple[str, Any]], where: str = "content") -> str | list[InputText]:
+    """A message's `content` from its text parts, each `(text, cache_control or None)`.
+
+    Without a cache breakpoint the parts are joined by newlines into one string (as vLLM joins text
+    parts); with one, they stay `input_text` parts so the breakpoint sits where the caller put it
+    (Anthropic models on DO: "Use Prompt Caching"). A bad `cache_control` is named `{where}[i]....`.
+    """
+    if not any(control for _, control in parts):
+        return "\n".join(text for text, _ in parts)
+    content: list[InputText] = []
+    for position, (text, control) in enumerate(parts):
+        try:
+            content.append(InputText(text=text, cache_control=control or None))
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            field = ".".join(str(piece) for piece in error["loc"])
+            raise InvalidRequestError(f"{where}[{position}].{field}", str(error["msg"])) from None
+    return content
 
 
 def check_tool_results(
@@ -310,24 +407,33 @@ def check_tool_results(
             )
 
 
+# pydantic's labels for the branch of a union a value was tried against: noise to a user, left out of names.
+_UNION_LABELS = frozenset(
+    {
+        "str",
+        "message",
+        "function_call",
+        "function_call_output",
+        "reasoning",
+        "int",
+        "float",
+        "bool",
+        "dict[str,str]",
+        "NamedToolChoice",
+        *_TOOL_TAGS.values(),
+        "other_tool",
+    }
+)
+_UNION_PREFIXES = ("function-", "list[", "literal[", "is-instance")
+
+
 def _location(loc: Sequence[int | str]) -> str:
     parts: list[str] = []
     for piece in loc:
         if isinstance(piece, int):
             parts.append(f"[{piece}]")
-        elif piece.startswith(("function-", "list[", "literal[", "is-instance")) or piece in (
-            "str",
-            "message",
-            "function_call",
-            "function_call_output",
-            "reasoning",
-            "int",
-            "float",
-            "bool",
-            "dict[str,str]",
-            "NamedToolChoice",
-        ):
-            continue  # pydantic's union-branch labels are noise to a user
+        elif parts and (piece in _UNION_LABELS or piece.startswith(_UNION_PREFIXES)):
+            continue  # the first piece is always a field name (`reasoning` is one, and an item's label)
         else:
             parts.append(("." if parts else "") + piece)
     return "".join(parts)
@@ -335,6 +441,13 @@ def _location(loc: Sequence[int | str]) -> str:
 
 def build_request(**fields: Any) -> ResponseRequest:
     """Validate and build a request, turning pydantic's errors into one `InvalidRequestError`."""
+    tools = fields.get("tools")
+    if isinstance(tools, list):
+        # A tool dict of a type no model knows would be read as the `BuiltInTool` escape hatch: only an
+        # explicit `BuiltInTool(...)` may be, so an unknown dict is refused here with the way to send it.
+        for position, tool in enumerate(tools):
+            if isinstance(tool, dict) and tool.get("type") not in (None, "function"):
+                built_in_tool(tool, field=f"tools[{position}]")
     try:
         request = ResponseRequest.model_validate(fields)
     except ValidationError as exc:

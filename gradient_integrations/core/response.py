@@ -2,9 +2,10 @@
 
 The body models (`ResponseBody`, `OutputItemBody`, `ChoiceBody`, ...) name the documented fields:
 Responses-style `output[]` items (`message` with `output_text` parts, bare `text` items, `function_call`,
-`reasoning`) and chat-style `choices[].message`. Every field is optional and unknown fields are kept
-(`extra="allow"`). The local server builds its bodies from them; the client reads nothing through them:
-`reader.ResponseReader` is the one place that interprets what arrives, streamed or whole.
+`reasoning`, and built-in tools' items such as `web_search_call`) and chat-style `choices[].message`.
+Every field is optional and unknown fields are kept (`extra="allow"`). The local server builds its bodies
+from them; the client reads nothing through them: `reader.ResponseReader` is the one place that
+interprets what arrives, streamed or whole.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from .quota import Quota
+from .server_items import Citation, ServerToolCall
 
 __all__ = [
     "ChoiceBody",
@@ -103,8 +107,9 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # read from the prompt cache
     reasoning_tokens: int = 0
+    cache_creation_tokens: int = 0  # written to the prompt cache (Anthropic models)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,4 +135,10 @@ class ResponseResult:
     usage: Usage | None = None
     finish_reason: str | None = None
     status: str | None = None
+    # What built-in tools did on DO's side, and the sources the text cites (`server_items`).
+    server_tool_calls: list[ServerToolCall] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    # From the answer's headers: the route a `router:<name>` model chose, and the rate limits left.
+    route: str | None = None
+    quota: Quota | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)

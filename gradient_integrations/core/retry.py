@@ -1,10 +1,11 @@
 """The one retry policy: which failures are retried, and how long to wait before the next attempt.
 
 Same rules as DO's official SDK: `x-should-retry` wins; else 408, 409, 429 and >= 500 are retried, as are
-connection errors and timeouts. The wait honours `retry-after-ms`, then `retry-after` (seconds or an HTTP
-date) when it is within 60 s; otherwise exponential backoff from 0.5 s, doubling, capped at 8 s, with up to
-25 % jitter. A stream is never retried once its first event has arrived: the client only consults the
-policy before it hands the response to the stream decoder.
+connection errors and timeouts. The wait is the server's when it says one within 60 s (`quota.Quota.wait`):
+`retry-after-ms`, then `retry-after` (seconds or an HTTP date), then the reset time of a rate limit the
+quota headers report exhausted (`x-ratelimit-reset-*`, `ratelimit-reset`); otherwise exponential backoff
+from 0.5 s, doubling, capped at 8 s, with up to 25 % jitter. A stream is never retried once its first
+event has arrived: the client only consults the policy before it hands the response to the stream decoder.
 
 Under a call deadline (`Settings.deadline`) the client passes the seconds left as `remaining`: a retry
 whose wait would not end before then is not made, so no wait, Retry-After included, runs past the deadline
@@ -14,8 +15,6 @@ and the caller gets the real failure at once instead of a timeout after a pointl
 from __future__ import annotations
 
 import asyncio
-import datetime
-import email.utils
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -23,34 +22,12 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from .quota import parse_quota
+
 __all__ = ["RETRYABLE_STATUSES", "RetryPolicy"]
 
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 MAX_RETRY_AFTER = 60.0
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """Seconds the server asked us to wait, if it asked."""
-    value = headers.get("retry-after-ms")
-    if value is not None:
-        try:
-            return float(value) / 1000.0
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None  # a header we cannot read must not turn a retryable error into a crash
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.timezone.utc)  # HTTP dates are always GMT
-    return parsed.timestamp() - time.time()
 
 
 @dataclass(frozen=True)
@@ -82,7 +59,8 @@ class RetryPolicy:
         """Seconds to wait before retrying this response, or None when it must not be retried."""
         if retries_done >= self.max_retries or not self.should_retry_status(response):
             return None
-        asked = _retry_after(response.headers)
+        quota = parse_quota(response.headers)
+        asked = quota.wait() if quota is not None else None
         if asked is not None and 0 <= asked <= MAX_RETRY_AFTER:
             return _within(asked, remaining)
         return _within(self.backoff(retries_done), remaining)

@@ -1,4 +1,4 @@
-"""Typed constructors for the request's structured values: function tools, `tool_choice`, `text.format`.
+"""Typed constructors for the request's structured values: tools, `tool_choice`, `text.format`.
 
 Each takes every spelling a user brings from LangChain, LlamaIndex, OpenAI's chat and Responses APIs or
 Anthropic, and returns the one form the endpoint takes, or raises `InvalidRequestError` naming the field.
@@ -17,14 +17,16 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from .builtin_tools import BuiltInToolValue, built_in_tool, is_built_in_tool
 from .errors import InvalidRequestError
 from .request import FunctionTool, NamedToolChoice
 
 __all__ = [
     "ToolChoiceValue",
     "function_tool",
-    "function_tools",
     "json_schema_format",
+    "request_tool",
+    "request_tools",
     "strict_schema",
     "text_format",
     "tool_choice",
@@ -61,8 +63,9 @@ def function_tool(
     if kind != "function":
         raise InvalidRequestError(
             field,
-            f"tool type {kind!r} is not supported: the Gradient endpoint accepts function tools only "
-            "(a LangChain or LlamaIndex tool, a function, a pydantic class or a JSON schema)",
+            f"tool type {kind!r} is not a function tool (a LangChain or LlamaIndex tool, a function, a "
+            "pydantic class or a JSON schema); built-in tools (web_search, knowledge_base_retrieval, mcp) "
+            "are passed in tools as they are",
         )
     nested = tool.get("function")
     spec: Mapping[str, Any] = nested if isinstance(nested, Mapping) else tool
@@ -82,13 +85,24 @@ def function_tool(
         raise InvalidRequestError(f"{field}.{location}", f"{error['msg']}{hint}") from None
 
 
-def function_tools(tools: Sequence[FunctionTool | Mapping[str, Any]] | None) -> list[FunctionTool] | None:
-    """Every tool in the flat function form; None or an empty list sends no `tools` at all."""
+def request_tool(
+    tool: FunctionTool | BuiltInToolValue | Mapping[str, Any], *, strict: bool | None = None, field: str
+) -> FunctionTool | BuiltInToolValue:
+    """One tool of the request: a function tool (the caller runs it) or a built-in tool (DO runs it)."""
+    if is_built_in_tool(tool) or (isinstance(tool, Mapping) and tool.get("type") not in (None, "function")):
+        return built_in_tool(tool, field=field)  # type: ignore[arg-type]  # a Mapping or a built-in value
+    return function_tool(tool, strict=strict, field=field)  # type: ignore[arg-type]  # not a built-in one
+
+
+def request_tools(
+    tools: Sequence[FunctionTool | BuiltInToolValue | Mapping[str, Any]] | None,
+) -> list[FunctionTool | BuiltInToolValue] | None:
+    """Every tool in its wire form; None or an empty list sends no `tools` at all."""
     if not tools:
         return None
     if isinstance(tools, (str, bytes, Mapping)):
         raise InvalidRequestError("tools", "must be a list of tools")
-    return [function_tool(tool, field=f"tools[{index}]") for index, tool in enumerate(tools)]
+    return [request_tool(tool, field=f"tools[{index}]") for index, tool in enumerate(tools)]
 
 
 # -- tool_choice ----------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from ..core import (
     Usage,
 )
 from ..core import ToolCall as WireToolCall
-from ..core.request import check_tool_results
+from ..core.request import InputText, check_tool_results, message_content
 
 __all__ = [
     "PROVIDER",
@@ -96,7 +96,7 @@ def messages_to_input(messages: Sequence[BaseMessage]) -> list[WireItem]:
 def _message_items(index: int, message: BaseMessage) -> list[WireItem]:
     if isinstance(message, SystemMessage):
         role = "developer" if message.additional_kwargs.get("__openai_role__") == "developer" else "system"
-        return [MessageItem(role=role, content=_text_of(index, message.content))]
+        return [MessageItem(role=role, content=_content_of(index, message.content))]
     if isinstance(message, HumanMessage):
         return _user_items(index, message)
     if isinstance(message, AIMessage):
@@ -107,7 +107,7 @@ def _message_items(index: int, message: BaseMessage) -> list[WireItem]:
         role = _CHAT_ROLES[message.role]
         if role == "assistant":
             return _assistant_items(index, AIMessage(content=message.content))
-        return [MessageItem(role=role, content=_text_of(index, message.content))]
+        return [MessageItem(role=role, content=_content_of(index, message.content))]
     raise InvalidRequestError(
         f"messages[{index}]",
         f"{type(message).__name__} (role {getattr(message, 'role', message.type)!r}) is not supported; "
@@ -130,6 +130,24 @@ def _block_error(index: int, position: int, kind: object) -> InvalidRequestError
 
 def _blocks(content: str | list[Any]) -> list[Any]:
     return [content] if isinstance(content, str) else list(content)
+
+
+def _content_of(index: int, content: str | list[Any]) -> str | list[InputText]:
+    """A prompt message's content: its text, or `input_text` parts when a block carries `cache_control`
+    (langchain-anthropic's spelling, top level or in a v1 block's `extras`)."""
+    parts: list[tuple[str, Any]] = []
+    for position, block in enumerate(_blocks(content)):
+        if isinstance(block, str):
+            parts.append((block, None))
+        elif isinstance(block, Mapping) and block.get("type") in _TEXT_BLOCKS:
+            extras = block.get("extras")
+            control = block.get("cache_control") or (
+                extras.get("cache_control") if isinstance(extras, Mapping) else None
+            )
+            parts.append((str(block.get("text") or ""), control))
+        else:
+            raise _block_error(index, position, block.get("type") if isinstance(block, Mapping) else block)
+    return message_content(parts, f"messages[{index}].content")
 
 
 def _text_of(index: int, content: str | list[Any]) -> str:
@@ -168,7 +186,7 @@ def _user_items(index: int, message: HumanMessage) -> list[WireItem]:
         else:
             texts.append(block)
     if texts or not outputs:
-        outputs.append(MessageItem(role="user", content=_text_of(index, texts)))
+        outputs.append(MessageItem(role="user", content=_content_of(index, texts)))
     return outputs
 
 

@@ -1,10 +1,13 @@
-"""LangChain tools -> the core's function tools. Pure functions.
+"""LangChain tools -> the core's request tools. Pure functions.
 
-A tool may be anything LangChain's `convert_to_openai_tool` accepts (a `BaseTool`, a function, a pydantic
-class, a TypedDict, a JSON schema, an OpenAI or Anthropic tool dict); the core's `values.function_tool`
-turns the result into the endpoint's flat function tool and validates it, so a tool the endpoint would
-reject (a bad name, a non-function type) raises `InvalidRequestError` when it is bound. `tool_choice`
-values are the core's too (`values.tool_choice`); duplicate names are checked when the request is built.
+A function tool may be anything LangChain's `convert_to_openai_tool` accepts (a `BaseTool`, a function, a
+pydantic class, a TypedDict, a JSON schema, an OpenAI or Anthropic tool dict); the core's
+`values.request_tool` turns the result into the endpoint's flat function tool and validates it, so a tool
+the endpoint would reject (a bad name, an unknown type) raises `InvalidRequestError` when it is bound.
+A built-in tool (a dict such as `{"type": "web_search"}` or a core `WebSearchTool`, ...) becomes the core's
+typed value and stays one in the binding, so an MCP server's `authorization` is masked in traces.
+`tool_choice` values are the core's too (`values.tool_choice`); duplicate names are checked when the
+request is built.
 """
 
 from __future__ import annotations
@@ -17,25 +20,34 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel
 
 from ..core import InvalidRequestError
-from ..core.values import function_tool
+from ..core.builtin_tools import BuiltInToolValue, is_built_in_tool
+from ..core.values import request_tool
 
 __all__ = ["ToolLike", "tool_names", "tool_to_wire", "tools_for_call", "tools_to_wire"]
+
+_FUNCTION_KEYS = frozenset({"function", "parameters", "properties", "input_schema"})
 
 ToolLike: TypeAlias = Mapping[str, Any] | type[BaseModel] | Callable[..., Any] | BaseTool
 
 
-def tool_to_wire(tool: ToolLike, *, strict: bool | None = None, field: str = "tools[0]") -> dict[str, Any]:
-    """One tool in the flat function form. `strict`, when given, overrides the tool's own flag."""
+def tool_to_wire(
+    tool: ToolLike | BuiltInToolValue, *, strict: bool | None = None, field: str = "tools[0]"
+) -> dict[str, Any] | BuiltInToolValue:
+    """One function tool in the flat form, or a built-in tool's typed value. `strict`, when given,
+    overrides a function tool's own flag."""
+    if is_built_in_tool(tool) or _is_server_side(tool):
+        return request_tool(tool, field=field)  # type: ignore[arg-type, return-value]  # a built-in one
     try:
-        converted = convert_to_openai_tool(tool, strict=strict)
+        converted = convert_to_openai_tool(tool, strict=strict)  # type: ignore[arg-type]  # not built-in
     except (ValueError, TypeError) as exc:
         raise InvalidRequestError(field, f"cannot be turned into a function tool: {exc}") from None
-    # Built-in tool dicts come back as given; the core refuses them, naming what it accepts.
-    return function_tool(converted, strict=strict, field=field).model_dump(exclude_none=True)
+    return request_tool(converted, strict=strict, field=field).model_dump(exclude_none=True)
 
 
-def tools_to_wire(tools: Sequence[ToolLike], *, strict: bool | None = None) -> list[dict[str, Any]]:
-    """Every tool in the flat function form.
+def tools_to_wire(
+    tools: Sequence[ToolLike | BuiltInToolValue], *, strict: bool | None = None
+) -> list[dict[str, Any] | BuiltInToolValue]:
+    """Every tool in its wire form: flat function dicts and built-in tool values.
 
     Duplicate names are left to the core's request check (raised when a call is built, before it is
     sent): LangChain expects `bind_tools` itself to accept them.
@@ -43,11 +55,13 @@ def tools_to_wire(tools: Sequence[ToolLike], *, strict: bool | None = None) -> l
     return [tool_to_wire(tool, strict=strict, field=f"tools[{index}]") for index, tool in enumerate(tools)]
 
 
-def tools_for_call(tools: Sequence[ToolLike]) -> list[Any]:
-    """Per-call tools: ones already in the flat function form (every tool `bind_tools` bound) pass as they
-    are, for the core to validate with the request; anything else is converted as `bind_tools` does."""
+def tools_for_call(tools: Sequence[ToolLike | BuiltInToolValue]) -> list[Any]:
+    """Per-call tools: ones already in wire form (every tool `bind_tools` bound) pass as they are, for the
+    core to validate with the request; anything else is converted as `bind_tools` does."""
     return [
-        tool if _is_flat_function(tool) else tool_to_wire(tool, field=f"tools[{index}]")
+        tool
+        if _is_flat_function(tool) or is_built_in_tool(tool)
+        else tool_to_wire(tool, field=f"tools[{index}]")
         for index, tool in enumerate(tools)
     ]
 
@@ -56,5 +70,14 @@ def _is_flat_function(tool: object) -> bool:
     return isinstance(tool, Mapping) and tool.get("type") == "function" and isinstance(tool.get("name"), str)
 
 
-def tool_names(wire_tools: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [str(tool["name"]) for tool in wire_tools]
+def _is_server_side(tool: object) -> bool:
+    """A dict naming a tool type other than `function` (the core refuses an unknown one, with the escape
+    hatch): not a JSON schema (`"type": "object"`) nor any function form LangChain converts."""
+    if not isinstance(tool, Mapping) or tool.get("type") in (None, "function", "object"):
+        return False
+    return not _FUNCTION_KEYS.intersection(tool)
+
+
+def tool_names(wire_tools: Sequence[Mapping[str, Any] | BuiltInToolValue]) -> list[str]:
+    """The names of the function tools among `wire_tools` (built-in tools have none)."""
+    return [str(tool["name"]) for tool in wire_tools if isinstance(tool, Mapping)]

@@ -40,7 +40,7 @@ from gradient_integrations.core import (
     InvalidRequestError,
     MessageItem,
 )
-from gradient_integrations.core.request import InputItem, check_tool_results
+from gradient_integrations.core.request import InputItem, InputText, check_tool_results, message_content
 
 __all__ = ["to_input_items"]
 
@@ -90,9 +90,9 @@ def _message_items(message: ChatMessage, where: str) -> list[InputItem]:
     wire_role = _ROLE_MAP.get(role)
     if wire_role is None:  # a MessageRole added after this was written
         raise InvalidRequestError(f"{where}.role", f"role {role.value!r} is not supported")
-    text = _text_of(message, where, calls_allowed=wire_role == "assistant")
     if wire_role != "assistant":
-        return [MessageItem(role=wire_role, content=text)]
+        return [MessageItem(role=wire_role, content=_content_of(message, where))]
+    text = _text_of(message, where, calls_allowed=True)
     items: list[InputItem] = []
     if text:
         items.append(MessageItem(role="assistant", content=text))
@@ -110,6 +110,22 @@ def _tool_result(message: ChatMessage, where: str) -> FunctionCallOutputItem:
             "ChatMessage(role='tool', content=..., additional_kwargs={'tool_call_id': <call id>})",
         )
     return FunctionCallOutputItem(call_id=call_id, output=_text_of(message, where, calls_allowed=False))
+
+
+def _content_of(message: ChatMessage, where: str) -> str | list[InputText]:
+    """A prompt message's content: its text, or `input_text` parts when a `CachePoint` block marks a
+    cache breakpoint (on the text before it, as llama-index's Anthropic LLM reads it)."""
+    parts: list[tuple[str, Any]] = []
+    for index, block in enumerate(message.blocks):
+        if isinstance(block, CachePoint):
+            if parts:
+                control = block.cache_control
+                parts[-1] = (parts[-1][0], {"type": control.type, "ttl": control.ttl})
+            continue
+        text = "\n".join(_block_texts(block, f"{where}.blocks[{index}]", False))
+        if text or not isinstance(block, ThinkingBlock):
+            parts.append((text, None))
+    return message_content(parts, f"{where}.blocks")
 
 
 def _text_of(message: ChatMessage, where: str, *, calls_allowed: bool) -> str:

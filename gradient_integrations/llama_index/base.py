@@ -47,7 +47,7 @@ from llama_index.core.llms.llm import ToolSelection
 from llama_index.core.program.function_program import FunctionCallingProgram
 from llama_index.core.prompts import BasePromptTemplate, PromptTemplate
 from llama_index.core.types import BasePydanticProgram, Model, PydanticProgramMode
-from pydantic import Field, PrivateAttr, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
 from gradient_integrations.core import ResponseRequest, ResponseResult, ResponsesClient
 from gradient_integrations.core.batch_jobs import (
@@ -57,6 +57,7 @@ from gradient_integrations.core.batch_jobs import (
     attach_batch,
     submit_batch,
 )
+from gradient_integrations.core.builtin_tools import BuiltInToolValue, built_in_tool
 from gradient_integrations.core.catalog import CATALOG, UNKNOWN_MODEL_DEFAULTS
 from gradient_integrations.core.lifecycle import ClosesClient
 from gradient_integrations.core.options import constructor_arguments, field_names, resolve_options
@@ -145,6 +146,12 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
     )
     user: str | None = Field(default=None, description="End-user id for abuse tracking.")
     reasoning: dict[str, Any] | None = Field(default=None, description="e.g. {'effort': 'low'}.")
+    built_in_tools: list[BuiltInToolValue] | None = Field(
+        default=None,
+        description="Tools DO runs on its side (WebSearchTool, KnowledgeBaseRetrievalTool, McpTool or "
+        "their dicts), sent ahead of any function tools on every call; a call's built_in_tools=[...] "
+        "replaces them.",
+    )
     strict: bool = Field(default=False, description="Send tool schemas as strict.")
     structured_output_method: Literal["function_calling", "json_schema"] = Field(
         default="function_calling",
@@ -164,6 +171,13 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
     additional_kwargs: dict[str, Any] = Field(
         default_factory=dict, description="Extra request-body fields for every call."
     )
+
+    @field_validator("built_in_tools", mode="before")
+    @classmethod
+    def _typed_built_in_tools(cls, tools: Any) -> Any:
+        if tools is None or isinstance(tools, (str, bytes, dict)):
+            return tools  # pydantic names the wrong type
+        return [built_in_tool(tool, field=f"built_in_tools[{i}]") for i, tool in enumerate(tools)]
 
     _client: ResponsesClient | None = PrivateAttr(default=None)
     _client_config: tuple[Any, ...] = PrivateAttr(default=())
@@ -192,6 +206,8 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
             kwargs_field="additional_kwargs",
         )
         api_key = arguments.pop("api_key", api_key)  # given as openai_api_key
+        # Typed here so a bad tool is an InvalidRequestError naming it (the validator covers assignment).
+        arguments["built_in_tools"] = self._typed_built_in_tools(arguments.get("built_in_tools"))
         super().__init__(model=model, api_key=AccessKey.of(api_key), **arguments)
         self._http_client = http_client
         self._async_http_client = async_http_client
@@ -272,6 +288,7 @@ class GradientLLM(ClosesClient, FunctionCallingLLM):
             "call_metadata": self.call_metadata,
             "user": self.user,
             "reasoning": self.reasoning,
+            "built_in_tools": self.built_in_tools,
         }
         call = resolve_options(instance, self.additional_kwargs, options, owner="GradientLLM")
         return call.request(to_input_items(messages)), call.extra_headers

@@ -12,8 +12,9 @@ from typing_extensions import TypedDict
 from gradient_integrations.core import FunctionTool, InvalidRequestError, NamedToolChoice
 from gradient_integrations.core.values import (
     function_tool,
-    function_tools,
     json_schema_format,
+    request_tool,
+    request_tools,
     strict_schema,
     text_format,
     tool_choice,
@@ -117,7 +118,7 @@ def test_a_tool_without_parameters_gets_an_empty_object() -> None:
 @pytest.mark.parametrize(
     ("given", "field", "message"),
     [
-        ({"type": "web_search_preview"}, "tools[2]", "function tools only"),
+        ({"type": "code_interpreter"}, "tools[2]", r"pass BuiltInTool\(type='code_interpreter', \.\.\.\)"),
         ({"type": "function", "name": "has spaces"}, "tools[2].name", "letters, digits"),
         ({"type": "function", "name": "x" * 65}, "tools[2].name", "at most 64"),
         ("add", "tools[2]", "must be a function tool dict"),
@@ -127,14 +128,14 @@ def test_tools_the_endpoint_would_reject_are_refused_naming_the_tool(
     given: Any, field: str, message: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match=message) as caught:
-        function_tool(given, field="tools[2]")
+        request_tool(given, field="tools[2]")
     assert caught.value.field == field
 
 
-def test_function_tools_of_nothing_sends_no_tools() -> None:
-    assert function_tools(None) is None and function_tools([]) is None
+def test_request_tools_of_nothing_sends_no_tools() -> None:
+    assert request_tools(None) is None and request_tools([]) is None
     with pytest.raises(InvalidRequestError, match="must be a list"):
-        function_tools({"name": "add"})  # type: ignore[arg-type]
+        request_tools({"name": "add"})  # type: ignore[arg-type]
 
 
 def test_a_strict_tool_gets_a_strict_schema() -> None:

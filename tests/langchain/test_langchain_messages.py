@@ -63,11 +63,31 @@ def test_system_message_marked_developer_keeps_that_role() -> None:
 
 def test_text_blocks_are_joined_into_one_string_and_extra_keys_dropped() -> None:
     content: list[str | dict[str, Any]] = [
-        {"type": "text", "text": "first", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "first", "id": "b1"},
         "second",
         {"type": "input_text", "text": "third"},
     ]
     assert wire(HumanMessage(content)) == [{"role": "user", "content": "first\nsecond\nthird"}]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"type": "text", "text": "first", "cache_control": {"type": "ephemeral"}},  # langchain-anthropic
+        {"type": "text", "text": "first", "extras": {"cache_control": {"type": "ephemeral"}}},  # v1 block
+    ],
+)
+def test_a_cache_breakpoint_keeps_the_text_parts_where_the_caller_put_them(block: dict[str, Any]) -> None:
+    # Anthropic models on DO cache the prompt up to the breakpoint ("Use Prompt Caching").
+    assert wire(SystemMessage([block, "second"])) == [
+        {
+            "role": "system",
+            "content": [
+                {"type": "input_text", "text": "first", "cache_control": {"type": "ephemeral"}},
+                {"type": "input_text", "text": "second"},
+            ],
+        }
+    ]
 
 
 def test_message_name_is_not_sent_but_the_message_is() -> None:

@@ -106,11 +106,11 @@ def test_tool_without_parameters_gets_an_empty_object_schema() -> None:
     }
 
 
-def test_built_in_tools_are_rejected_with_the_reason() -> None:
+def test_an_unknown_tool_type_is_refused_with_the_escape_hatch() -> None:
     with pytest.raises(InvalidRequestError) as caught:
-        tools_to_wire([add, {"type": "web_search_preview"}])
+        tools_to_wire([add, {"type": "code_interpreter"}])
     assert caught.value.field == "tools[1]"
-    assert "function tools only" in str(caught.value)
+    assert "BuiltInTool(type='code_interpreter', ...)" in str(caught.value)
 
 
 def test_invalid_tool_name_names_the_field() -> None:

@@ -185,6 +185,29 @@ def test_thinking_and_cache_points_add_no_text() -> None:
     assert dumped([message]) == [{"role": "assistant", "content": "answer"}]
 
 
+def test_a_cache_point_marks_the_text_before_it_as_a_cache_breakpoint() -> None:
+    # As llama-index's Anthropic LLM reads a CachePoint; Anthropic models on DO cache up to it.
+    message = ChatMessage(
+        role="system",
+        blocks=[
+            TextBlock(text="long shared context"),
+            CachePoint(cache_control=CacheControl(type="ephemeral", ttl="1h")),
+            TextBlock(text="rules"),
+        ],
+    )
+    assert dumped([message, ChatMessage(role="user", content="q")])[0] == {
+        "role": "system",
+        "content": [
+            {
+                "type": "input_text",
+                "text": "long shared context",
+                "cache_control": {"type": "ephemeral", "ttl": "1h"},
+            },
+            {"type": "input_text", "text": "rules"},
+        ],
+    }
+
+
 def test_empty_assistant_turn_is_dropped_but_an_empty_conversation_is_an_error() -> None:
     items = dumped([ChatMessage(role="user", content="q"), ChatMessage(role="assistant", content="")])
     assert items == [{"role": "user", "content": "q"}]

@@ -117,6 +117,9 @@ class Expected:
     status: str
     finish_reason: str
     error_message: str | None
+    # Built-in tools' items (type, id, status) and the text's annotations, where the entry lists them.
+    server_tools: list[dict[str, Any]] | None = None
+    citations: list[dict[str, Any]] | None = None
 
     @classmethod
     def of(cls, exchange: Exchange) -> Expected:
@@ -144,6 +147,8 @@ class Expected:
             status=status,
             finish_reason=finish,
             error_message=entry.get("error_message"),
+            server_tools=entry.get("server_tools"),
+            citations=entry.get("citations"),
         )
 
 
@@ -171,3 +176,14 @@ def check_result(result: ResponseResult, expected: Expected) -> None:
         got = {name: getattr(result.usage, name) for name in expected.usage}
         assert got == expected.usage
     assert (result.status, result.finish_reason) == (expected.status, expected.finish_reason)
+    if expected.server_tools is not None:
+        got_tools = [{"type": c.type, "id": c.id, "status": c.status} for c in result.server_tool_calls]
+        assert got_tools == expected.server_tools
+        assert result.tool_calls == [] or expected.calls  # a server-side run is never the caller's call
+    if expected.citations is not None:
+        got_citations = [
+            {key: getattr(found, key) for key in entry if key != "type"} | {"type": found.type}
+            for found, entry in zip(result.citations, expected.citations, strict=False)
+        ]
+        assert len(result.citations) == len(expected.citations)
+        assert got_citations == expected.citations

@@ -128,6 +128,76 @@ CORE_CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "tool name too long": ({"tools": [{"name": "t" * 65}]}, "tools[0].name", "at most 64 characters"),
     "empty model": ({"model": ""}, "model", "at least 1 character"),
     "unknown top-level field": ({"max_tokens": 5}, "max_tokens", "Extra inputs are not permitted"),
+    # -- the platform's own vocabulary: built-in tools, routers, reasoning effort, prompt caching ------
+    "unknown built-in tool type": (
+        {"tools": [TOOL, {"type": "code_interpreter"}]},
+        "tools[1]",
+        "pass BuiltInTool(type='code_interpreter', ...)",
+    ),
+    "web_search max_results zero": (
+        {"tools": [{"type": "web_search", "max_results": 0}]},
+        "tools[0].max_results",
+        "greater than or equal to 1",
+    ),
+    "knowledge base without its id": (
+        {"tools": [{"type": "knowledge_base_retrieval"}]},
+        "tools[0].knowledge_base_id",
+        "Field required",
+    ),
+    "mcp server_url not http": (
+        {"tools": [{"type": "mcp", "server_label": "docs", "server_url": "file:///etc/passwd"}]},
+        "tools[0].server_url",
+        "must be an http(s) URL",
+    ),
+    "mcp server_label with a space": (
+        {"tools": [{"type": "mcp", "server_label": "my docs", "server_url": "https://mcp.example.com"}]},
+        "tools[0].server_label",
+        "^[A-Za-z0-9_-]+$",
+    ),
+    "two mcp servers, one label": (
+        {
+            "tools": [
+                {"type": "mcp", "server_label": "d", "server_url": f"https://mcp{i}.example.com"}
+                for i in (1, 2)
+            ]
+        },
+        "tools",
+        "server_label values must be unique",
+    ),
+    "tool_choice names a built-in tool": (
+        {"tools": [{"type": "web_search"}], "tool_choice": NamedToolChoice.of("web_search")},
+        "tool_choice",
+        "not among tools []",
+    ),
+    "reasoning effort unknown": (
+        {"reasoning": {"effort": "extreme"}},
+        "reasoning.effort",
+        "'none', 'minimal'",
+    ),
+    "router without a name": ({"model": "router:"}, "model", "use 'router:<name>'"),
+    "prompt_cache_retention unknown": (
+        {"prompt_cache_retention": "1h"},
+        "prompt_cache_retention",
+        "'in_memory' or '24h'",
+    ),
+    "cache_control ttl unknown": (
+        {
+            "input": [
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "input_text",
+                            "text": "x",
+                            "cache_control": {"type": "ephemeral", "ttl": "2h"},
+                        }
+                    ],
+                }
+            ]
+        },
+        "input[0].content[0].cache_control.ttl",
+        "'5m' or '1h'",
+    ),
 }
 
 
@@ -338,6 +408,14 @@ CATALOGUE: list[Case] = [
     lc_case("five-stop-strings", "stop", HI, stop=["a", "b", "c", "d", "e"]),
     lc_case("empty-stop-string", "stop", HI, stop=""),
     lc_case("empty-stop-in-list", "stop[0]", HI, "stream", stop=["", "END"]),
+    lc_case("reasoning-effort-unknown", "reasoning_effort", HI, reasoning_effort="turbo"),
+    lc_case("built-in-tool-unknown-type", "tools[0]", HI, tools=[{"type": "code_interpreter"}]),
+    lc_case("built-in-tools-not-a-list", "built_in_tools", HI, built_in_tools={"type": "web_search"}),
+    Case(
+        "langchain-bind-knowledge-base-without-id",
+        "tools[1].knowledge_base_id",
+        lambda c: c.chat().bind_tools([_add, {"type": "knowledge_base_retrieval"}]),
+    ),
     lc_case(
         "tool-message-without-its-call",
         "messages[1]",
@@ -491,6 +569,13 @@ CATALOGUE: list[Case] = [
     ),
     li_case("oversize-metadata-value", "metadata", [U], metadata={"k": "v" * 600}),
     li_case("unknown-option", "frobnicate", [U], frobnicate=1),
+    li_case("reasoning-effort-unknown", "reasoning_effort", [U], reasoning_effort="turbo"),
+    li_case(
+        "built-in-tool-per-call-bad",
+        "tools[0].server_url",
+        [U],
+        built_in_tools=[{"type": "mcp", "server_label": "a", "server_url": "mcp.example.com"}],
+    ),
     Case(
         "llama_index-tool-choice-absent",
         "tool_choice",
@@ -516,6 +601,18 @@ CATALOGUE: list[Case] = [
         lambda c: c.llm(metadata={str(i): "v" for i in range(17)}),
     ),
     Case("llama_index-empty-model", "model", lambda c: c.llm(model="")),
+    Case("llama_index-router-without-name", "model", lambda c: c.llm(model="router:")),
+    Case("llama_index-reasoning-effort-unknown-constructor", "reasoning_effort", lambda c: c.llm(reasoning_effort="x")),
+    Case(
+        "llama_index-built-in-tool-unknown-type",
+        "built_in_tools[0]",
+        lambda c: c.llm(built_in_tools=[{"type": "computer_use"}]),
+    ),
+    Case(
+        "langchain-reasoning-effort-unknown-constructor",
+        "reasoning_effort",
+        lambda c: c.chat(reasoning_effort="maximum"),
+    ),
     Case("llama_index-bad-base-url", "base_url", lambda c: c.llm(base_url="ftp://example.invalid")),
     Case("llama_index-zero-idle-timeout", "stream_idle_timeout", lambda c: c.llm(stream_idle_timeout=0)),
     Case(
