@@ -75,8 +75,10 @@ def json_reply(body: Any, status: int = 200, headers: dict[str, str] | None = No
     return Reply(status=status, json_body=body, headers=headers or {})
 
 
-def sse_reply(chunks: Sequence[bytes], *, fail_after: BaseException | None = None) -> Reply:
-    return Reply(chunks=list(chunks), fail_after=fail_after)
+def sse_reply(
+    chunks: Sequence[bytes], *, fail_after: BaseException | None = None, headers: dict[str, str] | None = None
+) -> Reply:
+    return Reply(chunks=list(chunks), fail_after=fail_after, headers=headers or {})
 
 
 ReplyLike = Reply | httpx.Response | Callable[[httpx.Request], httpx.Response | Reply]

@@ -92,6 +92,57 @@ def test_server_requested_waits_are_honoured(headers: dict[str, str], wait: floa
     assert RetryPolicy().wait_after_status(0, _response(429, **headers)) == wait
 
 
+@pytest.mark.parametrize(
+    ("headers", "wait"),
+    [
+        # No retry-after: the reset of the limit that ran out (DO's quota headers, OpenAI's durations).
+        ({"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "2.5"}, 2.5),
+        (
+            {
+                "x-ratelimit-remaining-tokens-per-minute": "0",
+                "x-ratelimit-reset-tokens-per-minute": "0m59.5s",
+            },
+            59.5,
+        ),
+        ({"x-ratelimit-remaining-tokens": "0", "x-ratelimit-reset-tokens": "250ms"}, 0.25),
+        ({"ratelimit-remaining": "0", "ratelimit-reset": "7"}, 7.0),
+        # Two exhausted limits: the later reset, so the retry is not refused again at once.
+        (
+            {
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": "1s",
+                "x-ratelimit-remaining-tokens-per-minute": "0",
+                "x-ratelimit-reset-tokens-per-minute": "4s",
+            },
+            4.0,
+        ),
+        # retry-after wins over the reset headers.
+        (
+            {"retry-after": "2", "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "30s"},
+            2.0,
+        ),
+    ],
+)
+def test_without_retry_after_an_exhausted_limits_reset_is_the_wait(
+    headers: dict[str, str], wait: float
+) -> None:
+    assert RetryPolicy().wait_after_status(0, _response(429, **headers)) == wait
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-ratelimit-remaining-requests": "40", "x-ratelimit-reset-requests": "30s"},  # not exhausted
+        {"x-ratelimit-remaining-tokens-per-day": "0", "x-ratelimit-reset-tokens-per-day": "5h0m0s"},  # > 60 s
+    ],
+)
+def test_a_reset_that_is_no_usable_wait_falls_back_to_backoff(
+    headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gradient_integrations.core.retry.random.random", lambda: 0.0)
+    assert RetryPolicy().wait_after_status(0, _response(429, **headers)) == 0.5
+
+
 def test_retry_after_http_date_is_honoured() -> None:
     when = email.utils.formatdate(time.time() + 20, usegmt=True)
     wait = RetryPolicy().wait_after_status(0, _response(503, **{"retry-after": when}))
