@@ -537,7 +537,7 @@ class ResponseReader:
     def _add_citations(self, annotations: list[Any]) -> list[StreamDelta]:
         deltas: list[StreamDelta] = []
         for annotation in annotations:
-            if isinstance(annotation, dict):
+            if isinstance(annotation, dict) and annotation.get("type"):  # an untyped one says nothing
                 found = citation(annotation)
                 self._citations.append(found)
                 deltas.append(StreamDelta("citation", citation=found))

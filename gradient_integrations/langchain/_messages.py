@@ -17,6 +17,7 @@ async streams, and the `finish` delta becomes the last chunk carrying usage and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
@@ -39,6 +40,7 @@ from langchain_core.messages.tool import tool_call_chunk as make_tool_call_chunk
 from langchain_core.outputs import ChatGenerationChunk
 
 from ..core import (
+    Citation,
     FunctionCallItem,
     FunctionCallOutputItem,
     InvalidRequestError,
@@ -46,6 +48,7 @@ from ..core import (
     ReasoningItem,
     ReasoningText,
     ResponseResult,
+    ServerToolCall,
     StreamDelta,
     Usage,
 )
@@ -57,9 +60,11 @@ __all__ = [
     "ChunkMapper",
     "StreamSource",
     "WireItem",
+    "citation_block",
     "message_from_result",
     "messages_to_input",
     "response_metadata_from",
+    "server_tool_blocks",
     "tool_calls_from",
     "usage_metadata_from",
 ]
@@ -74,8 +79,24 @@ _CALL_BLOCKS = frozenset({"tool_use", "tool_call", "function_call", "tool_call_c
 _MEDIA_BLOCKS = frozenset(
     {"image", "image_url", "input_image", "audio", "input_audio", "file", "input_file", "video", "document"}
 )
-# Signed/encrypted reasoning of another provider: it cannot be replayed to this endpoint, and it is not text.
-_SKIPPED_BLOCKS = frozenset({"redacted_thinking"})
+# Not replayed: signed/encrypted reasoning of another provider (it cannot be, and it is not text), and what
+# built-in tools did on DO's side (the answer's text holds what they found; the endpoint keeps no state
+# to point back at them, so the items would be refused as input).
+_SKIPPED_BLOCKS = frozenset(
+    {
+        "redacted_thinking",
+        "server_tool_call",
+        "server_tool_call_chunk",
+        "server_tool_result",
+        "web_search_call",
+        "web_search_result",
+        "file_search_call",
+        "mcp_call",
+        "mcp_list_tools",
+        "knowledge_base_retrieval_call",
+        "code_interpreter_call",
+    }
+)
 _CHAT_ROLES = {"user": "user", "human": "user", "assistant": "assistant", "ai": "assistant"}
 _CHAT_ROLES |= {"system": "system", "developer": "developer"}
 
@@ -282,26 +303,85 @@ def _tool_output(index: int, message: ToolMessage) -> FunctionCallOutputItem:
 
 # -- results out ---------------------------------------------------------------------------------------
 def usage_metadata_from(usage: Usage) -> UsageMetadata:
+    """LangChain's usage: prompt-cache reads (`cache_read`) and, when there were any, writes
+    (`cache_creation`, Anthropic models) in `input_token_details`."""
+    details = InputTokenDetails(cache_read=usage.cached_tokens)
+    if usage.cache_creation_tokens:
+        details["cache_creation"] = usage.cache_creation_tokens
     return UsageMetadata(
         input_tokens=usage.input_tokens,
         output_tokens=usage.output_tokens,
         total_tokens=usage.total_tokens,
-        input_token_details=InputTokenDetails(cache_read=usage.cached_tokens),
+        input_token_details=details,
         output_token_details=OutputTokenDetails(reasoning=usage.reasoning_tokens),
     )
 
 
 def response_metadata_from(result: ResponseResult, *, requested_model: str) -> dict[str, Any]:
-    """`id`, `model_name` (the served model, else the requested one), `finish_reason`, `status`, `created`."""
-    metadata = {
+    """`id`, `model_name` (the served model, else the requested one), `finish_reason`, `status`, `created`;
+    for a router (`router:<name>`), `requested_model` and the `selected_route`; the `quota` left."""
+    metadata: dict[str, Any] = {
         "model_provider": PROVIDER,
         "model_name": result.model or requested_model,
         "id": result.id,
         "finish_reason": result.finish_reason,
         "status": result.status,
         "created": result.created,
+        "selected_route": result.route,
+        "quota": dataclasses.asdict(result.quota) if result.quota is not None else None,
     }
+    if requested_model.startswith("router:"):
+        metadata["requested_model"] = requested_model  # `model_name` is the model the router chose
     return {key: value for key, value in metadata.items() if value not in (None, "")}
+
+
+def server_tool_blocks(call: ServerToolCall, index: int | None = None) -> list[dict[str, Any]]:
+    """A built-in tool's run as LangChain v1's `server_tool_call` and `server_tool_result` blocks (as
+    langchain-core reads OpenAI's items: `web_search`, `remote_mcp`, ... with the MCP tool in `extras`)."""
+    started: dict[str, Any] = {
+        "type": "server_tool_call",
+        "id": call.id,
+        "name": call.name,
+        "args": call.args,
+    }
+    extras = {"tool_name": call.tool_name, "server_label": call.server_label}
+    if any(extras.values()):
+        started["extras"] = {key: value for key, value in extras.items() if value}
+    result: dict[str, Any] = {
+        "type": "server_tool_result",
+        "tool_call_id": call.id,
+        "status": "error" if call.failed else "success",
+    }
+    if call.output is not None:
+        result["output"] = call.output
+    if call.error:
+        result["extras"] = {"error": call.error}
+    if index is not None:
+        started["index"], result["index"] = index, index + 1
+    return [started, result]
+
+
+def citation_block(found: Citation) -> dict[str, Any]:
+    """An annotation as LangChain v1's `citation` (a file citation's file name is its `title`)."""
+    block: dict[str, Any] = {"type": "citation"}
+    for key, value in (
+        ("url", found.url),
+        ("title", found.title or found.filename),
+        ("start_index", found.start_index),
+        ("end_index", found.end_index),
+    ):
+        if value is not None:
+            block[key] = value
+    extras = {
+        key: value
+        for key, value in found.raw.items()
+        if key not in ("type", "url", "title", "start_index", "end_index")
+    }
+    if found.type != "url_citation":
+        extras["type"] = found.type
+    if extras:
+        block["extras"] = extras
+    return block
 
 
 def tool_calls_from(calls: Sequence[WireToolCall]) -> tuple[list[ToolCall], list[InvalidToolCall]]:
@@ -326,17 +406,38 @@ def tool_calls_from(calls: Sequence[WireToolCall]) -> tuple[list[ToolCall], list
     return valid, invalid
 
 
-def _extra_kwargs(result: ResponseResult) -> dict[str, Any]:
-    """`reasoning_content` and (as ChatOpenAI names it) `refusal`, where the answer has them."""
-    extra = {"reasoning_content": result.reasoning, "refusal": result.refusal}
+def _extra_kwargs(result: ResponseResult, *, blocks: bool = False) -> dict[str, Any]:
+    """`reasoning_content` and (as ChatOpenAI names it) `refusal`, where the answer has them; in v0
+    (`blocks=False`), built-in tools' items as `tool_outputs` and the text's `annotations`, as ChatOpenAI
+    keeps them (v1 has them as content blocks)."""
+    extra: dict[str, Any] = {"reasoning_content": result.reasoning, "refusal": result.refusal}
+    if not blocks:
+        extra["tool_outputs"] = [call.item for call in result.server_tool_calls]
+        extra["annotations"] = [found.raw for found in result.citations]
     return {key: value for key, value in extra.items() if value}
 
 
-def message_from_result(result: ResponseResult, *, requested_model: str) -> AIMessage:
+def _content(result: ResponseResult, blocks: bool) -> str | list[str | dict[str, Any]]:
+    """The text; in v1, with built-in tools' runs or citations, the blocks that hold them too."""
+    if not blocks or not (result.server_tool_calls or result.citations):
+        return result.text
+    content: list[str | dict[str, Any]] = [
+        block for call in result.server_tool_calls for block in server_tool_blocks(call)
+    ]
+    text: dict[str, Any] = {"type": "text", "text": result.text}
+    if result.citations:
+        text["annotations"] = [citation_block(found) for found in result.citations]
+    content.append(text)
+    return content
+
+
+def message_from_result(result: ResponseResult, *, requested_model: str, blocks: bool = False) -> AIMessage:
+    """The answer as an `AIMessage`; `blocks` for `output_version="v1"`. Only function calls become
+    `tool_calls`: a built-in tool already ran on DO's side, and an agent must not run it again."""
     tool_calls, invalid_tool_calls = tool_calls_from(result.tool_calls)
     return AIMessage(
-        content=result.text,
-        additional_kwargs=_extra_kwargs(result),
+        content=_content(result, blocks),
+        additional_kwargs=_extra_kwargs(result, blocks=blocks),
         tool_calls=tool_calls,
         invalid_tool_calls=invalid_tool_calls,
         usage_metadata=usage_metadata_from(result.usage) if result.usage else None,
@@ -371,6 +472,8 @@ class ChunkMapper:
         self._index = -1
         self._current: tuple[str, int] | None = None  # (delta kind, tool call index) of the open block
         self._call_blocks: dict[int, int] = {}
+        self._servers = 0  # built-in tools' runs so far
+        self._text_block: int | None = None  # the last text block's index, for citations
 
     def _block_index(self, kind: str, call: int = 0) -> int:
         if kind == "tool_call" and call in self._call_blocks:
@@ -385,7 +488,7 @@ class ChunkMapper:
     def __call__(self, delta: StreamDelta) -> ChatGenerationChunk:
         """One delta as one chunk. The `finish` delta is the last chunk: usage and metadata, once."""
         if delta.kind == "text":
-            index = self._block_index("text")
+            index = self._text_block = self._block_index("text")
             content: Any = (
                 [{"type": "text", "text": delta.text, "index": index}] if self._blocks else delta.text
             )
@@ -403,9 +506,30 @@ class ChunkMapper:
             index = self._block_index("tool_call", piece.index)
             chunk = make_tool_call_chunk(name=piece.name, args=piece.arguments, id=piece.id, index=index)
             message = AIMessageChunk(content=[] if self._blocks else "", tool_call_chunks=[chunk])
+        elif delta.kind == "server_tool" and delta.server_tool is not None:
+            message = self._server_tool(delta.server_tool)
+        elif delta.kind == "citation" and delta.citation is not None:
+            message = self._citation(delta.citation)
         else:
             message = self._last(delta)
         return ChatGenerationChunk(message=message)
+
+    def _server_tool(self, call: ServerToolCall) -> AIMessageChunk:
+        if not self._blocks:
+            return AIMessageChunk(content="", additional_kwargs={"tool_outputs": [call.item]})
+        self._servers += 1
+        index = self._block_index("server_tool", self._servers)
+        self._index += 1  # its result block takes the next index
+        self._current = None
+        return AIMessageChunk(content=server_tool_blocks(call, index))
+
+    def _citation(self, found: Citation) -> AIMessageChunk:
+        if not self._blocks:
+            return AIMessageChunk(content="", additional_kwargs={"annotations": [found.raw]})
+        # An annotation belongs to the text block it cites: LangChain merges the lists of equal indexes.
+        index = self._text_block if self._text_block is not None else self._block_index("text")
+        block = {"type": "text", "text": "", "annotations": [citation_block(found)], "index": index}
+        return AIMessageChunk(content=[block])
 
     def _last(self, delta: StreamDelta) -> AIMessageChunk:
         result = self._stream.result

@@ -259,7 +259,9 @@ class ChatGradient(HoldsClient, BaseChatModel):
             await self.client.acheck_model(call.request.model)
 
     def _result(self, result: ResponseResult, call: _Call) -> ChatResult:
-        message = message_from_result(result, requested_model=call.request.model)
+        message = message_from_result(
+            result, requested_model=call.request.model, blocks=self.output_version == "v1"
+        )
         if call.parse_as is not None and not message.tool_calls:
             # As ChatOpenAI does for a pydantic `response_format`: the parsed answer, or None.
             try:

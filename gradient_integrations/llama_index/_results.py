@@ -5,10 +5,15 @@ reasoning (gpt-oss models), a `TextBlock` with the text, and one `ToolCallBlock`
 arguments, as llama-index's `OpenAIResponses` keeps them). The calls are also listed in
 `message.additional_kwargs["tool_calls"]`, which llama-index's streaming structured-output parser reads.
 
+Built-in tools (web search, knowledge bases, MCP) ran on DO's side: their output items are kept in
+`message.additional_kwargs["built_in_tool_calls"]` and the text's annotations in `["annotations"]`, the
+names llama-index's `OpenAIResponses` uses; never as `ToolCallBlock`s, so an agent never runs them again.
+
 `ChatResponse.additional_kwargs` carries the token counts under the names llama-index's OpenAI LLM uses
-(`prompt_tokens`, `completion_tokens`, `total_tokens`) plus `cached_tokens` and `reasoning_tokens`, and
-`finish_reason`, `status`, `model`, `id`. Only a complete answer has them: a streamed turn reports them
-once, on its last response, so usage is never counted twice.
+(`prompt_tokens`, `completion_tokens`, `total_tokens`) plus `cached_tokens`, `reasoning_tokens` and, when
+any were written, `cache_creation_tokens`, and `finish_reason`, `status`, `model` (the model that answered:
+a router's choice), `id`, a router's `selected_route` and the `quota` left. Only a complete answer has
+them: a streamed turn reports them once, on its last response, so usage is never counted twice.
 
 `ChatStreamState.apply` is the single mapping from a core `StreamDelta` to the next streamed
 `ChatResponse` (cumulative `message.content`, the new text as `delta`, tool-call pieces assembled by
@@ -62,13 +67,16 @@ def usage_kwargs(usage: Usage | None) -> dict[str, int]:
     """Token counts named as llama-index's OpenAI LLM reports them, plus cached and reasoning counts."""
     if usage is None:
         return {}
-    return {
+    counts = {
         "prompt_tokens": usage.input_tokens,
         "completion_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
         "cached_tokens": usage.cached_tokens,
         "reasoning_tokens": usage.reasoning_tokens,
     }
+    if usage.cache_creation_tokens:
+        counts["cache_creation_tokens"] = usage.cache_creation_tokens
+    return counts
 
 
 def build_message(
@@ -103,6 +111,10 @@ def chat_response_from_result(result: ResponseResult, *, delta: str | None = Non
     message = build_message(
         result.text, result.reasoning, result.tool_calls, usage.reasoning_tokens if usage else None
     )
+    if result.server_tool_calls:
+        message.additional_kwargs["built_in_tool_calls"] = [call.item for call in result.server_tool_calls]
+    if result.citations:
+        message.additional_kwargs["annotations"] = [found.raw for found in result.citations]
     additional: dict[str, Any] = {
         **usage_kwargs(usage),
         "finish_reason": result.finish_reason,
@@ -112,6 +124,10 @@ def chat_response_from_result(result: ResponseResult, *, delta: str | None = Non
     }
     if result.refusal:
         additional["refusal"] = result.refusal
+    if result.route:
+        additional["selected_route"] = result.route
+    if result.quota is not None:
+        additional["quota"] = dataclasses.asdict(result.quota)
     return ChatResponse(message=message, raw=result.raw, delta=delta, additional_kwargs=additional)
 
 
@@ -146,18 +162,22 @@ _PLAIN_RAW = tuple(field.name for field in dataclasses.fields(StreamDelta)) == (
     "tool_call",
     "usage",
     "finish_reason",
+    "server_tool",
+    "citation",
 )
 
 
 def _raw(delta: StreamDelta) -> dict[str, Any]:
     """`dataclasses.asdict(delta)`."""
-    if _PLAIN_RAW and delta.tool_call is None and delta.usage is None:
+    if _PLAIN_RAW and delta.kind in ("text", "reasoning"):
         return {
             "kind": delta.kind,
             "text": delta.text,
             "tool_call": None,
             "usage": None,
             "finish_reason": delta.finish_reason,
+            "server_tool": None,
+            "citation": None,
         }
     return dataclasses.asdict(delta)
 
@@ -194,6 +214,10 @@ class ChatStreamState:
         elif delta.kind == "reasoning":
             additional["thinking_delta"] = delta.text  # what llama-index agents stream as thinking
             self._reasoning_length += len(delta.text)
+        elif delta.server_tool is not None:
+            additional["built_in_tool_call"] = delta.server_tool.item  # it ran on DO's side
+        elif delta.citation is not None:
+            additional["annotation"] = delta.citation.raw
         elif delta.tool_call is not None:
             piece = delta.tool_call
             call = self._calls.setdefault(piece.index, _PendingCall())

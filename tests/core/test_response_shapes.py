@@ -10,6 +10,7 @@ The same bodies also go through `create`, `acreate` and a stream request answere
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 import jsonschema
@@ -253,13 +254,21 @@ def test_unknown_fields_everywhere_are_kept_and_change_nothing() -> None:
     noisy["future_field"] = {"nested": [1, 2]}
     noisy["output"][0]["future_item_field"] = "x"
     noisy["output"][1]["content"][0]["future_part_field"] = None
-    noisy["output"].append({"type": "web_search_call", "id": "ws_1", "status": "completed"})
+    noisy["output"].append({"type": "future_tool_call", "id": "ft_1", "status": "completed"})
     noisy["usage"]["future_usage_field"] = 3
     noisy["choices"] = [{"index": 0, "future_choice_field": True}]
     result = parse_response(noisy)
-    assert result == parse_response(plain)
+    # A new item type is a server-side tool's run: kept as one, and it changes nothing else.
+    (future,) = result.server_tool_calls
+    assert (future.type, future.name, future.id, future.item) == (
+        "future_tool_call",
+        "future_tool",
+        "ft_1",
+        noisy["output"][3],
+    )
+    assert dataclasses.replace(result, server_tool_calls=[]) == parse_response(plain)
     assert result.raw["future_field"] == {"nested": [1, 2]}
-    assert result.raw["output"][3]["type"] == "web_search_call"
+    assert result.raw["output"][3]["type"] == "future_tool_call"
 
 
 @pytest.mark.parametrize("name", EXPECTED)

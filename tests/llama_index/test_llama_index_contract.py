@@ -31,9 +31,11 @@ class TestContractDoStream(LLMContractTests, FaultInjectionContractTests):
         streamed = list(llm.stream_chat(messages))[-1]
         whole = llm.chat(messages)
         assert streamed.message.content == whole.message.content
-        assert {k: v for k, v in streamed.additional_kwargs.items() if k != "id"} == {
-            k: v for k, v in whole.additional_kwargs.items() if k != "id"
+        per_request = ("id", "quota")  # each answer has its own id, and the quota left after it
+        assert {k: v for k, v in streamed.additional_kwargs.items() if k not in per_request} == {
+            k: v for k, v in whole.additional_kwargs.items() if k not in per_request
         }
+        assert streamed.additional_kwargs["quota"]["requests"]["remaining"] > 0
 
 
 class TestContractTypedEventsWithReasoning(LLMContractTests, FaultInjectionContractTests):

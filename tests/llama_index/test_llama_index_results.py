@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from llama_index.core.base.llms.types import ChatResponse, TextBlock, ThinkingBlock, ToolCallBlock
@@ -99,13 +100,7 @@ def test_stream_state_accumulates_text_and_reports_each_delta() -> None:
     second = source.feed(state, StreamDelta("text", text=" world"))
     assert (first.delta, first.message.content) == ("Hello", "Hello")
     assert (second.delta, second.message.content) == (" world", "Hello world")
-    assert second.raw == {
-        "kind": "text",
-        "text": " world",
-        "tool_call": None,
-        "usage": None,
-        "finish_reason": None,
-    }
+    assert second.raw == dataclasses.asdict(StreamDelta("text", text=" world"))  # built without asdict
     assert "prompt_tokens" not in second.additional_kwargs and "finish_reason" not in second.additional_kwargs
 
 

@@ -103,6 +103,15 @@ async def test_chat_gradient_reads_every_recording(exchange: Exchange, mode: str
         assert message.usage_metadata["total_tokens"] == expected.usage["total_tokens"]
     assert message.response_metadata["finish_reason"] == expected.finish_reason
     assert message.response_metadata["status"] == expected.status
+    # Built-in tools' items and the text's annotations, where ChatOpenAI keeps them in v0.
+    outputs = message.additional_kwargs.get("tool_outputs", [])
+    if expected.server_tools is not None:
+        assert [(item["type"], item["id"]) for item in outputs] == [
+            (tool["type"], tool["id"]) for tool in expected.server_tools
+        ]
+    if expected.citations is not None:
+        annotations = message.additional_kwargs.get("annotations", [])
+        assert [found.get("url") for found in annotations] == [found["url"] for found in expected.citations]
 
 
 # -- LlamaIndex --------------------------------------------------------------------------------------
@@ -149,6 +158,14 @@ async def test_gradient_llm_reads_every_recording(exchange: Exchange, mode: str)
         assert kwargs["total_tokens"] == expected.usage["total_tokens"]
     assert kwargs["finish_reason"] == expected.finish_reason
     assert kwargs["status"] == expected.status
+    extra = response.message.additional_kwargs  # llama-index OpenAIResponses' names
+    if expected.server_tools is not None:
+        assert [(item["type"], item["id"]) for item in extra.get("built_in_tool_calls", [])] == [
+            (tool["type"], tool["id"]) for tool in expected.server_tools
+        ]
+    if expected.citations is not None:
+        got = [found.get("url") for found in extra.get("annotations", [])]
+        assert got == [found["url"] for found in expected.citations]
 
 
 def test_the_corpus_has_what_the_issue_asks() -> None:
@@ -160,3 +177,36 @@ def test_the_corpus_has_what_the_issue_asks() -> None:
         forms = {exchange.stream for exchange in recorded if exchange.producer == producer}
         assert forms == {True, False}, producer
     assert all(json.loads(exchange.body) for exchange in recorded if not exchange.stream)
+
+
+# -- built-in tools in LangChain v1 content blocks ---------------------------------------------------
+WITH_SERVER_TOOLS = [exchange for exchange in ANSWERS if Expected.of(exchange).server_tools]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("exchange", WITH_SERVER_TOOLS, ids=[e.name for e in WITH_SERVER_TOOLS])
+async def test_v1_blocks_hold_each_server_tool_run_and_the_citations(exchange: Exchange, mode: str) -> None:
+    expected = Expected.of(exchange)
+    assert expected.server_tools is not None and expected.citations is not None
+    llm = chat_model(exchange, f"langchain-v1/{mode}")
+    llm.output_version = "v1"
+    prompt = [HumanMessage("replayed")]
+    if mode in ("invoke", "ainvoke"):
+        message = llm.invoke(prompt) if mode == "invoke" else await llm.ainvoke(prompt)
+    else:
+        chunks = list(llm.stream(prompt)) if mode == "stream" else [c async for c in llm.astream(prompt)]
+        message = chunks[0]
+        for chunk in chunks[1:]:
+            message = message + chunk
+    blocks = message.content_blocks
+    calls = [block for block in blocks if block["type"] == "server_tool_call"]
+    results = [block for block in blocks if block["type"] == "server_tool_result"]
+    assert [block["id"] for block in calls] == [tool["id"] for tool in expected.server_tools]
+    assert [block["tool_call_id"] for block in results] == [tool["id"] for tool in expected.server_tools]
+    assert message.tool_calls == []  # an agent runs none of them
+    texts = [block for block in blocks if block["type"] == "text"]
+    assert "".join(block["text"] for block in texts) == expected.text
+    cited = [annotation for block in texts for annotation in block.get("annotations", [])]
+    assert [(c.get("url"), c.get("start_index")) for c in cited] == [
+        (c["url"], c["start_index"]) for c in expected.citations
+    ]

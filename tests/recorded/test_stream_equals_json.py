@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from replay import ANSWERS
 
 from gradient_integrations.core import ResponseReader, ResponseResult, parse_response
+from gradient_integrations.core.server_items import CONTENT_ITEM_TYPES
 
 CORE_FIXTURES = Path(__file__).resolve().parents[1] / "core" / "fixtures"
 # Every Responses-shaped body the project reads: its own fixtures (DO docs, Stainless, pydo, vLLM-shaped)
@@ -159,8 +160,13 @@ def typed_stream_of(body: dict[str, Any], quirks: Quirks, draw: st.DrawFn) -> li
                 else:
                     for piece in _pieces(part["text"], draw):
                         send("response.output_text.delta", **at, delta=piece)
-                    if part.get("text"):
-                        send("response.output_text.annotation.added", **at, annotation_index=0, annotation={})
+                    for number_of, annotation in enumerate(part.get("annotations") or []):
+                        send(
+                            "response.output_text.annotation.added",
+                            **at,
+                            annotation_index=number_of,
+                            annotation=annotation,
+                        )
                     send("response.output_text.done", **at, text=part["text"])
                 send("response.content_part.done", **at, part=part)
         elif kind == "reasoning" and item.get("content"):
@@ -217,6 +223,13 @@ def _check(body: dict[str, Any], quirks: Quirks, draw: st.DrawFn) -> None:
         output = body.get("output") or []
         positions = [index for index, item in enumerate(output) if item.get("type") == "function_call"]
         expected = with_call_ids(expected, [f"call_streamed_{index}" for index in positions])
+        # A built-in tool's item is kept from its first whole copy (`output_item.done`): its streamed id.
+        servers = [i for i, item in enumerate(output) if item.get("type") not in CONTENT_ITEM_TYPES]
+        calls = [
+            dataclasses.replace(call, id=f"s_{index}")
+            for call, index in zip(expected.server_tool_calls, servers, strict=True)
+        ]
+        expected = dataclasses.replace(expected, server_tool_calls=calls)
     assert streamed == expected
 
 
