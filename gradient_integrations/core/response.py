@@ -142,3 +142,8 @@ class ResponseResult:
     route: str | None = None
     quota: Quota | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def web_searches(self) -> int:
+        """How many web searches DO ran for this answer (billed apart from tokens)."""
+        return sum(1 for call in self.server_tool_calls if call.name == "web_search")

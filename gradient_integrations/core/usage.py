@@ -3,7 +3,7 @@
 This module owns three things:
 
 - **`UsageTally`**: per-model counters (prompt, completion, cached, reasoning and embedding tokens,
-  successful requests), safe to add to from many threads at once. Dollars are prices from a
+  successful requests, web searches), safe to add to from many threads at once. Dollars are prices from a
   `ModelCatalog` (the shipped `CATALOG` unless given one) times tokens, computed when read. A model the
   catalog has no price for makes the cost *unknown*, never zero: `total_cost` is then the sum of the
   known costs only, `cost_known` is False and `unpriced_models` names the models; `str(tally)` says so.
@@ -36,6 +36,7 @@ from .catalog import CATALOG, ModelCatalog
 
 __all__ = [
     "UNKNOWN_MODEL",
+    "WEB_SEARCH_USD",
     "ModelUsage",
     "UsageTally",
     "active_tallies",
@@ -45,6 +46,9 @@ __all__ = [
 
 UNKNOWN_MODEL = "<unknown model>"
 """The name usage is counted under when the answer did not say which model served it (never priced)."""
+WEB_SEARCH_USD = 0.01
+"""One web search by the built-in `web_search` tool: "$10 per 1,000 requests" (DO blog "Serverless
+Inference: A Deep Dive", 2026-06-01). Added to the cost of the model that ran it."""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class ModelUsage:
     embedding_tokens: int = 0
     successful_requests: int = 0
     cost_usd: float | None = 0.0
+    web_searches: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -66,10 +71,11 @@ class ModelUsage:
 
 
 class _Counts:
-    __slots__ = ("cached", "completion", "embedding", "prompt", "reasoning", "requests")
+    __slots__ = ("cached", "completion", "embedding", "prompt", "reasoning", "requests", "searches")
 
     def __init__(self) -> None:
         self.prompt = self.completion = self.cached = self.reasoning = self.embedding = self.requests = 0
+        self.searches = 0
 
 
 def _count(value: int) -> int:
@@ -98,14 +104,16 @@ class UsageTally:
         output_tokens: int,
         cached_tokens: int = 0,
         reasoning_tokens: int = 0,
+        web_searches: int = 0,
     ) -> None:
-        """Count one answered chat request."""
+        """Count one answered chat request (and the web searches DO ran for it)."""
         with self._lock:
             counts = self._counts(model)
             counts.prompt += _count(input_tokens)
             counts.completion += _count(output_tokens)
             counts.cached += _count(cached_tokens)
             counts.reasoning += _count(reasoning_tokens)
+            counts.searches += _count(web_searches)
             counts.requests += 1
 
     def add_embedding(self, model: str, tokens: int) -> None:
@@ -129,15 +137,17 @@ class UsageTally:
         change it)."""
         with self._lock:
             rows = [
-                (name, c.prompt, c.completion, c.cached, c.reasoning, c.embedding, c.requests)
+                (name, c.prompt, c.completion, c.cached, c.reasoning, c.embedding, c.requests, c.searches)
                 for name, c in self._models.items()
             ]
         usage: dict[str, ModelUsage] = {}
-        for name, prompt, completion, cached, reasoning, embedding, requests in rows:
+        for name, prompt, completion, cached, reasoning, embedding, requests, searches in rows:
             # An embedding model's tokens are input tokens; a model used both ways pays input for both.
             cost = self.catalog.info(name).cost_usd(prompt + embedding, completion, cached)
+            if cost is not None:
+                cost += searches * WEB_SEARCH_USD
             usage[name] = ModelUsage(
-                name, prompt, completion, cached, reasoning, embedding, requests, cost_usd=cost
+                name, prompt, completion, cached, reasoning, embedding, requests, cost, searches
             )
         return usage
 
@@ -175,6 +185,10 @@ class UsageTally:
         return self._sum("requests")
 
     @property
+    def web_searches(self) -> int:
+        return self._sum("searches")
+
+    @property
     def total_cost(self) -> float:
         """USD for the models with a price; see `cost_known` for whether that is all of it."""
         return sum(usage.cost_usd for usage in self.by_model.values() if usage.cost_usd is not None)
@@ -204,6 +218,9 @@ class UsageTally:
         if embedding:
             lines.append(f"\tEmbedding Tokens: {embedding}")
         lines.append(f"Successful Requests: {sum(u.successful_requests for u in usage)}")
+        searches = sum(u.web_searches for u in usage)
+        if searches:
+            lines.append(f"Web Searches: {searches} (USD {_dollars(searches * WEB_SEARCH_USD)})")
         known = sum(u.cost_usd for u in usage if u.cost_usd is not None)
         cost = f"Total Cost (USD): ${_dollars(known)}"
         unpriced = sorted(u.model for u in usage if u.cost_usd is None)

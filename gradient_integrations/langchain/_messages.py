@@ -328,11 +328,12 @@ def response_metadata_from(result: ResponseResult, *, requested_model: str) -> d
         "status": result.status,
         "created": result.created,
         "selected_route": result.route,
+        "web_searches": result.web_searches,  # billed apart from tokens (`core.usage.WEB_SEARCH_USD`)
         "quota": dataclasses.asdict(result.quota) if result.quota is not None else None,
     }
     if requested_model.startswith("router:"):
         metadata["requested_model"] = requested_model  # `model_name` is the model the router chose
-    return {key: value for key, value in metadata.items() if value not in (None, "")}
+    return {key: value for key, value in metadata.items() if value not in (None, "", 0)}
 
 
 def server_tool_blocks(call: ServerToolCall, index: int | None = None) -> list[dict[str, Any]]:

@@ -80,8 +80,8 @@ class GradientCallbackHandler(BaseCallbackHandler):
         if not reports:
             return
         for tally in not_yet_counted(response, self._tallies):
-            for model, input_tokens, output_tokens, cached, reasoning in reports:
-                tally.add_chat(model, input_tokens, output_tokens, cached, reasoning)
+            for report in reports:
+                tally.add_chat(*report)
 
     # -- reading (OpenAICallbackHandler's names) ----------------------------------------------------
     @property
@@ -143,8 +143,8 @@ class GradientCallbackHandler(BaseCallbackHandler):
         return self
 
 
-def _usage_reports(response: LLMResult) -> Iterator[tuple[str, int, int, int, int]]:
-    """(model, input, output, cached, reasoning) for each generation that carries `usage_metadata`."""
+def _usage_reports(response: LLMResult) -> Iterator[tuple[str, int, int, int, int, int]]:
+    """(model, input, output, cached, reasoning, web searches) for each generation with `usage_metadata`."""
     fallback_model = _model_name(response.llm_output)
     for generations in response.generations:
         for generation in generations:
@@ -162,6 +162,7 @@ def _usage_reports(response: LLMResult) -> Iterator[tuple[str, int, int, int, in
                 _int(usage.get("output_tokens")),
                 _int(input_details.get("cache_read")),
                 _int(output_details.get("reasoning")),
+                _int(generation.message.response_metadata.get("web_searches")),
             )
 
 

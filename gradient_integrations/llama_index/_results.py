@@ -126,6 +126,8 @@ def chat_response_from_result(result: ResponseResult, *, delta: str | None = Non
         additional["refusal"] = result.refusal
     if result.route:
         additional["selected_route"] = result.route
+    if result.web_searches:
+        additional["web_searches"] = result.web_searches  # billed apart from tokens
     if result.quota is not None:
         additional["quota"] = dataclasses.asdict(result.quota)
     return ChatResponse(message=message, raw=result.raw, delta=delta, additional_kwargs=additional)

@@ -69,8 +69,9 @@ class GradientUsageEventHandler(BaseEventHandler):
             tally.add_chat(*report)
 
 
-def _usage_report(extra: Mapping[str, Any]) -> tuple[str, int, int, int, int] | None:
-    """(model, prompt, completion, cached, reasoning) from `GradientLLM`'s `additional_kwargs`, or None."""
+def _usage_report(extra: Mapping[str, Any]) -> tuple[str, int, int, int, int, int] | None:
+    """(model, prompt, completion, cached, reasoning, web searches) from `GradientLLM`'s
+    `additional_kwargs`, or None."""
     prompt, completion, model = extra.get("prompt_tokens"), extra.get("completion_tokens"), extra.get("model")
     if not (_is_int(prompt) and _is_int(completion) and isinstance(model, str)):
         return None
@@ -81,6 +82,7 @@ def _usage_report(extra: Mapping[str, Any]) -> tuple[str, int, int, int, int] | 
         completion,
         cached if _is_int(cached) else 0,
         reasoning if _is_int(reasoning) else 0,
+        searches if _is_int(searches := extra.get("web_searches")) else 0,
     )
 
 

@@ -78,6 +78,18 @@ def test_cost_uses_the_cached_rate_for_cached_prompt_tokens(tally: UsageTally) -
     assert tally.cost_known and tally.unpriced_models == []
 
 
+def test_web_searches_cost_ten_dollars_a_thousand_on_top_of_tokens(tally: UsageTally) -> None:
+    # DO blog "Serverless Inference: A Deep Dive": web search is $10 per 1,000 requests.
+    assert usage.WEB_SEARCH_USD == pytest.approx(10 / 1000)
+    tally.add_chat("priced", 1_000_000, 0, web_searches=3)
+    tally.add_chat("priced", 0, 0, web_searches=1)
+    assert tally.web_searches == 4 and tally.by_model["priced"].web_searches == 4
+    assert tally.total_cost == pytest.approx(1.0 + 4 * 0.01)
+    assert "Web Searches: 4 (USD 0.04)" in str(tally)
+    tally.add_chat("mystery-model", 0, 0, web_searches=2)  # no price for the model: its cost stays unknown
+    assert tally.by_model["mystery-model"].cost_usd is None and not tally.cost_known
+
+
 def test_cost_matches_the_catalogs_own_arithmetic() -> None:
     tally = UsageTally()  # the shipped catalog
     assert tally.catalog is CATALOG
