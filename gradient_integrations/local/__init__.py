@@ -9,15 +9,19 @@ against, and the target of the benchmarks. Needs the `local` extra (starlette + 
         server.base_url                        # "http://127.0.0.1:54321"
     app = create_app()                         # the bare ASGI app, e.g. for httpx.ASGITransport
 
-Modules: `app` (routes, auth, validation, fault staging), `model` (the scripted model), `schema_values`
-(schema-valid JSON for tool arguments and structured output), `wire` (Responses body and DO chunks),
+Modules: `app` (routes, auth, validation, fault staging), `model` (the scripted model), `mentions` (which
+tools a message mentions), `schema_values` (schema-valid JSON for tool arguments and structured output),
+`wire` (Responses body and DO chunks),
 `openai_events` (the typed-event stream dialect), `vllm_events` (typed events as vLLM sends them, quirks
 included), `chat` (chat completions), `embeddings` (`POST /v1/embeddings`: hashed bag-of-words vectors),
 `batches` (DO's Batch Inference API: file intents, jobs polled through validating -> in_progress ->
 finalizing -> completed, cancel, results), `objects` (the presigned object store under `/_objects/`, which
-refuses an `Authorization` header as S3 does), `sse` (stream writing and mid-stream faults), `faults` (the
-fault spec language), `connections` (uvicorn's HTTP protocol with request-head limits), `server`
-(`LocalServer`), `__main__` (the CLI).
+refuses an `Authorization` header as S3 does), the platform features (`routers`: `router:<name>` models;
+`server_tools`: the built-in tools `web_search`, `knowledge_base_retrieval`, `mcp`, searching `retrieval`,
+streamed by `tool_events`, calling MCP servers with `mcp_client`; `mcp_server`: `POST /mcp`; `quotas`: rate
+limits and their headers; `prompt_cache`: cached-token accounting), `sse` (stream writing and mid-stream
+faults), `faults` (the fault spec language), `connections` (uvicorn's HTTP protocol with request-head
+limits), `server` (`LocalServer`), `__main__` (the CLI).
 The rules of the scripted model and the faults are in `docs/local-server.md`.
 
 Limits, so that one client can neither freeze the server nor exhaust its memory (details in `server`):
@@ -35,6 +39,8 @@ from .app import DEFAULT_MODELS, GradientApp, StreamDialect, create_app
 from .embeddings import DEFAULT_EMBEDDING_MODELS, EmbeddingModel
 from .faults import FaultPlan, FaultSpecError
 from .model import ScriptedModel, ScriptedTurn
+from .quotas import RateLimits
+from .routers import ModelRoute
 from .server import LocalServer, LocalServerProcess
 
 __all__ = [
@@ -46,6 +52,8 @@ __all__ = [
     "GradientApp",
     "LocalServer",
     "LocalServerProcess",
+    "ModelRoute",
+    "RateLimits",
     "ScriptedModel",
     "ScriptedTurn",
     "StreamDialect",

@@ -7,7 +7,9 @@
 It prints its base URL when it accepts connections (`--port 0` picks a free port). The key for
 `--api-key` may also come from the GRADIENT_LOCAL_API_KEY environment variable, which keeps it out of
 the process list; it is never printed. `--max-body-bytes`, `--body-timeout` and `--head-timeout` change
-the limits that keep one client from holding the server (see `server`).
+the limits that keep one client from holding the server (see `server`). `--mcp-token` (or
+GRADIENT_LOCAL_MCP_TOKEN) guards `tools/call` on `POST /mcp`; `--requests-per-minute`,
+`--tokens-per-minute` and `--tokens-per-day` set the rate limits (`quotas`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Callable, Sequence
 from .app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MODELS, STREAM_DIALECTS
 from .connections import DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT
 from .faults import FAULT_USAGE, FaultPlan, FaultSpecError
+from .quotas import DEFAULT_RATE_LIMITS, RateLimits
 from .server import LocalServer
 
 
@@ -100,6 +103,22 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=1,
         help="GET /v1/batches/{batch_id} calls that move a batch job one step (default 1)",
     )
+    parser.add_argument(
+        "--mcp-token",
+        default=os.environ.get("GRADIENT_LOCAL_MCP_TOKEN"),
+        help="bearer token tools/call on POST /mcp needs (default: $GRADIENT_LOCAL_MCP_TOKEN, else none)",
+    )
+    for name, default in (
+        ("requests-per-minute", DEFAULT_RATE_LIMITS.requests_per_minute),
+        ("tokens-per-minute", DEFAULT_RATE_LIMITS.tokens_per_minute),
+        ("tokens-per-day", DEFAULT_RATE_LIMITS.tokens_per_day),
+    ):
+        parser.add_argument(
+            f"--{name}",
+            type=_positive(int),
+            default=default,
+            help=f"rate limit per caller; over it, 429 (default {default:,})",
+        )
     return parser.parse_args(argv)
 
 
@@ -119,6 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         body_timeout=args.body_timeout,
         head_timeout=args.head_timeout,
         batch_polls_per_step=int(args.batch_polls_per_step),
+        mcp_token=args.mcp_token or None,
+        rate_limits=RateLimits(
+            requests_per_minute=int(args.requests_per_minute),
+            tokens_per_minute=int(args.tokens_per_minute),
+            tokens_per_day=int(args.tokens_per_day),
+        ),
     )
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())

@@ -26,6 +26,12 @@ error body, the connection closed when the body was not read to its end):
   thread, so the event loop keeps serving everyone else.
 
 A client that disconnects before its body arrived is not a server error: it is not logged (beyond DEBUG).
+
+DO's platform features around the model (`docs/local-server.md`, "Platform features"): `router:<name>`
+models (`routers`; the chosen route in `x-model-router-selected-route`), the built-in tools `web_search`,
+`knowledge_base_retrieval` and `mcp` (`server_tools`; `POST /mcp` is the server's own MCP server,
+`mcp_server`, outside the bearer-key auth), and rate limits with their headers on `/v1/responses` and
+`/v1/chat/completions` (`quotas`).
 """
 
 from __future__ import annotations
@@ -39,8 +45,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
-from typing import Any, Literal, TypeVar, get_args
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, NamedTuple, TypeVar, get_args
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -63,9 +69,14 @@ from .embeddings import (
     resolve_embedding_models,
 )
 from .faults import FaultCounters, FaultPlan, FaultSpecError
-from .model import ScriptedModel, ScriptedTurn
+from .mcp_server import McpEndpoint
+from .model import ScriptedModel, ScriptedTurn, last_user_message
 from .objects import OBJECTS_PREFIX
 from .openai_events import EventSequence, openai_error_event, openai_stream_events, openai_terminal_event
+from .quotas import DEFAULT_RATE_LIMITS, QuotaExceeded, Quotas, RateLimits, Ticket
+from .retrieval import KnowledgeBases
+from .routers import ROUTE_HEADER, ModelRoute, RouterError, Routers
+from .server_tools import PlatformError, ServerTools, ToolPlan, has_server_tools
 from .sse import ConnectionDrop, EventStreamResponse, capture_transport
 from .vllm_events import vllm_stream_events, vllm_terminal_event
 from .wire import DONE, AnswerMeta, do_stream_events, dumps, error_body, response_body, sse_data
@@ -102,6 +113,7 @@ MAX_JSON_DEPTH = 128  # pydantic cannot serialize past ~255, json.loads past ~10
 _INLINE_BODY_BYTES = 64 * 1024
 _HEAVY_MARKERS = (b'"tools"', b"json_schema", b"[words:")
 _BODY_READ = "gradient_integrations.body_read"  # scope key: the request body was read to its end
+_TICKET = "gradient_integrations.quota_ticket"  # scope key: the request's rate-limit `Ticket`
 _ENDPOINTS = (
     "POST /v1/responses",
     "POST /v1/chat/completions",
@@ -114,6 +126,7 @@ _ENDPOINTS = (
     "POST /v1/batches/{batch_id}/cancel",
     "GET /v1/batches/{batch_id}/results",
     f"PUT/GET {OBJECTS_PREFIX}... (presigned batch file URLs)",
+    "POST /mcp (the local MCP server)",
 )
 _MODELS_CREATED = 1_735_689_600  # 2025-01-01: a fixed date keeps /v1/models deterministic
 _RESPONSE_FIELDS = frozenset(ResponseRequest.model_fields) - {"extra_body"}
@@ -123,6 +136,18 @@ _TYPED_EVENT_WRITERS = {
     "vllm": (vllm_stream_events, vllm_terminal_event),
 }
 _T = TypeVar("_T")
+
+
+class _Prepared(NamedTuple):
+    """A generation request read, checked and answered (the answer not encoded yet)."""
+
+    plan: FaultPlan
+    body: dict[str, Any]
+    request: ResponseRequest
+    turn: ScriptedTurn
+    meta: AnswerMeta
+    heavy: bool  # answered in a worker thread (see `_run`)
+    headers: dict[str, str]  # the answer's headers (request id, selected route)
 
 
 class _Reject(Exception):
@@ -199,7 +224,9 @@ class GradientApp:
     `embedding_models` the models `POST /v1/embeddings` answers for (names from `EMBEDDING_MODELS`, or
     `EmbeddingModel`s), listed after them (once: an id in both lists is an embedding model).
     `batches` holds the Batch Inference jobs and their object store; a job moves one step every
-    `batch_polls_per_step` `GET`s (see `batches`)."""
+    `batch_polls_per_step` `GET`s (see `batches`). `knowledge_bases` ({id: [text, ...]}) add to `demo-kb`,
+    `routers` ({name: [ModelRoute, ...]}) to `router:demo`; `mcp_token` guards `tools/call` on `POST /mcp`;
+    `rate_limits` bound each caller (`quotas`)."""
 
     def __init__(
         self,
@@ -212,6 +239,10 @@ class GradientApp:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         embedding_models: Iterable[str | EmbeddingModel] = DEFAULT_EMBEDDING_MODELS,
         batch_polls_per_step: int = 1,
+        knowledge_bases: Mapping[str, Sequence[str]] | None = None,
+        routers: Mapping[str, Sequence[ModelRoute]] | None = None,
+        mcp_token: str | None = None,
+        rate_limits: RateLimits = DEFAULT_RATE_LIMITS,
     ) -> None:
         if stream_dialect not in STREAM_DIALECTS:
             raise ValueError(f"stream_dialect must be one of {_DIALECT_CHOICES}, got {stream_dialect!r}")
@@ -228,11 +259,16 @@ class GradientApp:
         self._ids = itertools.count(1)
         self._salt = os.urandom(4).hex()
         self.batches = BatchService(self._batch_line, polls_per_step=batch_polls_per_step)
+        self.server_tools = ServerTools(KnowledgeBases(knowledge_bases))
+        self.routers = Routers(routers)
+        self.mcp = McpEndpoint(mcp_token)
+        self.quotas = Quotas(rate_limits)
         batches = self.batches
         router = Starlette(
             routes=[
-                Route("/v1/responses", self._guarded(self._responses), methods=["POST"]),
-                Route("/v1/chat/completions", self._guarded(self._chat), methods=["POST"]),
+                Route("/v1/responses", self._guarded(self._metered(self._responses)), methods=["POST"]),
+                Route("/v1/chat/completions", self._guarded(self._metered(self._chat)), methods=["POST"]),
+                Route("/mcp", self._mcp, methods=["POST"]),
                 Route("/v1/embeddings", self._guarded(self._embeddings), methods=["POST"]),
                 Route("/v1/models", self._guarded(self._models), methods=["GET"]),
                 Route(
@@ -309,6 +345,30 @@ class GradientApp:
                 return self._error(500, "The local server failed; see its log.", request_id)
 
         return endpoint
+
+    def _metered(
+        self, handler: Callable[[Request, str], Awaitable[Response]]
+    ) -> Callable[[Request, str], Awaitable[Response]]:
+        """Count the request against the caller's rate limits (429 when one is used up) and put the limits'
+        headers on whatever it is answered, errors included (`quotas`)."""
+
+        async def metered(request: Request, request_id: str) -> Response:
+            try:
+                ticket = self.quotas.admit(request.headers.get("authorization"))
+            except QuotaExceeded as exceeded:
+                raise _Reject(429, "API rate limit exceeded.", headers=exceeded.headers) from None
+            request.scope[_TICKET] = ticket
+            try:
+                response = await handler(request, request_id)
+            except _Reject as reject:
+                reject.headers = {**ticket.headers(), **reject.headers}
+                raise
+            except InvalidRequestError as exc:
+                raise _Reject(400, str(exc), headers=ticket.headers()) from None
+            response.headers.update(ticket.headers())
+            return response
+
+        return metered
 
     def _authorize(self, request: Request) -> None:
         if self._expected_auth is None:
@@ -424,35 +484,69 @@ class GradientApp:
         raise _Reject(400, f"{DIALECT_HEADER}: must be one of {_DIALECT_CHOICES}, got {value!r}")
 
     async def _prepare(
-        self, request: Request, parse: Callable[[dict[str, Any]], ResponseRequest], prefix: str
-    ) -> tuple[FaultPlan, dict[str, Any], ResponseRequest, ScriptedTurn, AnswerMeta, bool] | Response:
-        """Read, check and answer the request; the last item says whether it was `heavy` (see `_run`)."""
+        self,
+        request: Request,
+        request_id: str,
+        parse: Callable[[dict[str, Any]], ResponseRequest],
+        prefix: str,
+    ) -> _Prepared | Response:
+        """Read, check and answer the request (a Response: a staged fault answers instead)."""
         plan = self._plan(request)
         raw = await self._read_body(request)
         staged = await self._staged_faults(request, plan, raw)
         if staged is not None:
             return staged
         heavy = len(raw) > _INLINE_BODY_BYTES or any(marker in raw for marker in _HEAVY_MARKERS)
-        body, parsed, turn = await _run(heavy, functools.partial(self._understand, raw, parse))
+        understood = functools.partial(self._understand, raw, parse)
+        body, parsed, route, turn = await _run(heavy, understood)
+        if not isinstance(turn, ScriptedTurn):  # MCP servers to call before the model can answer
+            try:
+                await turn.run_mcp()
+            except PlatformError as exc:
+                raise _Reject(exc.status, exc.message) from None
+            turn = await _run(heavy, functools.partial(self.model.respond, parsed, turn.grounding()))
+        ticket: Ticket | None = request.scope.get(_TICKET)
+        if ticket is not None:
+            ticket.spend_tokens(turn.input_tokens + turn.output_tokens)
         suffix = self._next_suffix()
         meta = AnswerMeta(f"{prefix}{suffix}", suffix, int(time.time()), parsed.model)
-        return plan, body, parsed, turn, meta, heavy
+        headers = {"x-request-id": request_id}
+        if route is not None:
+            headers[ROUTE_HEADER] = route.name
+        return _Prepared(plan, body, parsed, turn, meta, heavy, headers)
 
     def _understand(
         self, raw: bytes, parse: Callable[[dict[str, Any]], ResponseRequest]
-    ) -> tuple[dict[str, Any], ResponseRequest, ScriptedTurn]:
+    ) -> tuple[dict[str, Any], ResponseRequest, ModelRoute | None, ScriptedTurn | ToolPlan]:
+        """Parse, route (`router:<name>`), run the local built-in tools and answer; instead of the answer,
+        the built-in tools' plan when MCP servers must be called first (in the event loop: `run_mcp`)."""
         body = self._json_body(raw)
         parsed = parse(body)
-        return body, parsed, self.model.respond(parsed)
+        route = None
+        if parsed.model.startswith("router:"):
+            try:
+                route = self.routers.select(parsed.model, last_user_message(parsed)[0])
+            except RouterError as exc:
+                raise _Reject(404, exc.message) from None
+            if route is not None:
+                parsed = parsed.model_copy(update={"model": route.model})
+        if not has_server_tools(parsed):
+            return body, parsed, route, self.model.respond(parsed)
+        try:
+            tools = self.server_tools.plan(parsed)
+        except PlatformError as exc:
+            raise _Reject(exc.status, exc.message) from None
+        if tools.needs_mcp:
+            return body, parsed, route, tools
+        return body, parsed, route, self.model.respond(parsed, tools.grounding())
 
     # -- endpoints -----------------------------------------------------------------------------------
     async def _responses(self, request: Request, request_id: str) -> Response:
         dialect = self._dialect(request)
-        prepared = await self._prepare(request, responses_request, "resp_")
+        prepared = await self._prepare(request, request_id, responses_request, "resp_")
         if isinstance(prepared, Response):
             return prepared
-        plan, body, parsed, turn, meta, heavy = prepared
-        headers = {"x-request-id": request_id}
+        plan, body, parsed, turn, meta, heavy, headers = prepared
         if not body.get("stream"):
             return await _run(heavy, lambda: _json_answer(response_body(turn, meta, parsed), plan, headers))
         message = f"Injected stream error ({FAULT_HEADER}: error_chunk:{plan.error_chunk})"
@@ -472,11 +566,10 @@ class GradientApp:
         )
 
     async def _chat(self, request: Request, request_id: str) -> Response:
-        prepared = await self._prepare(request, chat_request, "chatcmpl-")
+        prepared = await self._prepare(request, request_id, chat_request, "chatcmpl-")
         if isinstance(prepared, Response):
             return prepared
-        plan, body, _, turn, meta, heavy = prepared
-        headers = {"x-request-id": request_id}
+        plan, body, _, turn, meta, heavy, headers = prepared
         if not body.get("stream"):
             return await _run(heavy, lambda: _json_answer(chat_body(turn, meta), plan, headers))
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -484,6 +577,21 @@ class GradientApp:
         return _do_stream(
             chat_stream_events(turn, meta, include_usage=include_usage), message, request_id, plan, headers
         )
+
+    async def _mcp(self, request: Request) -> Response:
+        """`POST /mcp`: the local MCP server (`mcp_server`); its own token, not the app's key, guards it."""
+        try:
+            raw = await self._read_body(request)
+        except _Reject as reject:
+            return _close_if_body_unread(
+                request, self._error(reject.status, reject.message, os.urandom(8).hex(), reject.headers)
+            )
+        except ClientDisconnect:
+            return Response(status_code=400)
+        reply = self.mcp.answer(raw, request.headers.get("authorization"))
+        if reply.body is None:
+            return Response(status_code=reply.status, headers=reply.headers)
+        return Response(dumps(reply.body), reply.status, reply.headers, "application/json")
 
     async def _embeddings(self, request: Request, request_id: str) -> Response:
         plan = self._plan(request)
@@ -613,12 +721,17 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     embedding_models: Iterable[str | EmbeddingModel] = DEFAULT_EMBEDDING_MODELS,
     batch_polls_per_step: int = 1,
+    knowledge_bases: Mapping[str, Sequence[str]] | None = None,
+    routers: Mapping[str, Sequence[ModelRoute]] | None = None,
+    mcp_token: str | None = None,
+    rate_limits: RateLimits = DEFAULT_RATE_LIMITS,
 ) -> GradientApp:
     """The bare ASGI app (e.g. for `httpx.ASGITransport`). `faults` is the default fault spec for requests
     that carry no `x-gradient-fault` header; `always_reason` makes every model reason like gpt-oss.
     `max_body_bytes` bounds a request body (larger: 413, and the connection is closed). `models` are the
     chat models listed, `embedding_models` the models `POST /v1/embeddings` serves (see `GradientApp`).
-    `batch_polls_per_step`: how many `GET /v1/batches/{batch_id}` move a batch job one step (`batches`)."""
+    `batch_polls_per_step`: how many `GET /v1/batches/{batch_id}` move a batch job one step (`batches`).
+    `knowledge_bases`, `routers`, `mcp_token`, `rate_limits`: the platform features (see `GradientApp`)."""
     plan = FaultPlan.parse(faults) if isinstance(faults, str) else faults or FaultPlan()
     return GradientApp(
         api_key=api_key,
@@ -629,4 +742,8 @@ def create_app(
         max_body_bytes=max_body_bytes,
         embedding_models=embedding_models,
         batch_polls_per_step=batch_polls_per_step,
+        knowledge_bases=knowledge_bases,
+        routers=routers,
+        mcp_token=mcp_token,
+        rate_limits=rate_limits,
     )

@@ -3,8 +3,11 @@
 Peers that speak only chat completions (DO's `langchain-gradient`, llama-index `GradientAI`, `ChatOpenAI`)
 are measured against the same work as the Responses clients, so a chat request is mapped onto a
 `ResponseRequest` (messages -> input items, nested tools -> flat tools, `response_format` -> `text.format`,
-`max_completion_tokens`/`max_tokens` -> `max_output_tokens`), answered by the one model, and encoded as
+`max_completion_tokens`/`max_tokens` -> `max_output_tokens`, `reasoning_effort` -> `reasoning.effort`, text
+parts with `cache_control` -> `input_text` parts that keep it), answered by the one model, and encoded as
 `chat.completion` / `chat.completion.chunk` objects. Field names in errors are the chat request's own.
+Built-in tools (`web_search`, `knowledge_base_retrieval`, `mcp`) are passed as they are; their citations
+come as the message's `annotations` in OpenAI Chat Completions' form (on the finish chunk when streaming).
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..core.builtin_tools import is_built_in_tool
 from ..core.errors import InvalidRequestError
 from ..core.request import ResponseRequest, build_request
 from ..core.response import ChoiceBody, FunctionBody, MessageBody, ToolCallBody
 from .model import ScriptedTurn, split_pieces
-from .wire import AnswerMeta, dumps
+from .wire import AnswerMeta, chat_annotations, dumps
 
 __all__ = ["chat_body", "chat_request", "chat_stream_events", "chat_usage"]
 
@@ -26,18 +30,27 @@ _PASSED_THROUGH = ("model", "temperature", "top_p", "stop", "parallel_tool_calls
 _FIELD_NAMES = (
     ("max_output_tokens", "max_completion_tokens"),
     ("text.format", "response_format"),
+    ("reasoning.effort", "reasoning_effort"),
     ("input", "messages"),
 )
 
 
-def _text(content: Any, where: str) -> str:
+def _text(content: Any, where: str) -> str | list[dict[str, Any]]:
+    """A message's text; `input_text` parts instead when a part carries `cache_control` (kept for caching)."""
     if content is None or isinstance(content, str):
         return content or ""
     if isinstance(content, list):
-        texts = [
-            part.get("text") for part in content if isinstance(part, dict) and part.get("type") == "text"
+        parts = [
+            part
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
         ]
-        return " ".join(text for text in texts if isinstance(text, str))
+        if any(part.get("cache_control") is not None for part in parts):
+            return [
+                {"type": "input_text", "text": part["text"], "cache_control": part.get("cache_control")}
+                for part in parts
+            ]
+        return " ".join(part["text"] for part in parts)
     raise InvalidRequestError(
         where, "must be a string, null or a list of {'type': 'text', 'text': ...} parts"
     )
@@ -58,7 +71,8 @@ def _items(messages: Any) -> list[dict[str, Any]]:
             call_id = message.get("tool_call_id")
             if not isinstance(call_id, str) or not call_id:
                 raise InvalidRequestError(f"{where}.tool_call_id", "is required for a 'tool' message")
-            items.append({"type": "function_call_output", "call_id": call_id, "output": text})
+            output = text if isinstance(text, str) else " ".join(part["text"] for part in text)
+            items.append({"type": "function_call_output", "call_id": call_id, "output": output})
             continue
         if text or role != "assistant":
             items.append({"type": "message", "role": role, "content": text})
@@ -88,6 +102,9 @@ def _tools(tools: Any) -> list[dict[str, Any]] | None:
         )
     flat: list[dict[str, Any]] = []
     for index, tool in enumerate(tools):
+        if is_built_in_tool(tool):  # web_search, knowledge_base_retrieval, mcp: the same form as Responses'
+            flat.append(tool)
+            continue
         function = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(function, dict):
             raise InvalidRequestError(f"tools[{index}].function", "is required: {'name', 'parameters', ...}")
@@ -136,14 +153,21 @@ def chat_request(body: dict[str, Any]) -> ResponseRequest:
                 break
         if field.startswith("tools[") and ".function" not in field:
             head, _, rest = field.partition("].")
-            field = f"{head}].function.{rest}" if rest else field
+            if rest and not _built_in_at(body.get("tools"), head.removeprefix("tools[")):
+                field = f"{head}].function.{rest}"
         raise InvalidRequestError(field, str(exc).removeprefix(f"{exc.field}: ")) from None
+
+
+def _built_in_at(tools: Any, index: str) -> bool:
+    """Whether `tools[index]` of the chat body is a built-in tool (its fields are not under `function`)."""
+    position = int(index) if index.isdigit() else -1
+    return isinstance(tools, list) and 0 <= position < len(tools) and is_built_in_tool(tools[position])
 
 
 def chat_usage(turn: ScriptedTurn) -> dict[str, Any]:
     """Chat usage, with both DO's (`cache_read_input_tokens`) and OpenAI's detail names."""
     output = turn.output_tokens
-    return {
+    usage: dict[str, Any] = {
         "prompt_tokens": turn.input_tokens,
         "completion_tokens": output,
         "total_tokens": turn.input_tokens + output,
@@ -151,6 +175,13 @@ def chat_usage(turn: ScriptedTurn) -> dict[str, Any]:
         "prompt_tokens_details": {"cached_tokens": turn.cached_tokens},
         "completion_tokens_details": {"reasoning_tokens": turn.reasoning_tokens},
     }
+    if turn.cache_created_tokens is not None:  # Anthropic-style caching (`cache_control`): DO's names
+        usage["cache_created_input_tokens"] = turn.cache_created_tokens
+        usage["cache_creation"] = {
+            "ephemeral_5m_input_tokens": turn.cache_created_tokens - turn.cache_created_1h_tokens,
+            "ephemeral_1h_input_tokens": turn.cache_created_1h_tokens,
+        }
+    return usage
 
 
 def chat_body(turn: ScriptedTurn, meta: AnswerMeta) -> dict[str, Any]:
@@ -166,6 +197,8 @@ def chat_body(turn: ScriptedTurn, meta: AnswerMeta) -> dict[str, Any]:
     ).model_dump(mode="json", exclude_none=True)
     message["content"] = "".join(turn.text) if turn.text or not calls else None
     message["refusal"] = None
+    if turn.annotations:
+        message["annotations"] = chat_annotations(turn.annotations)
     choice = ChoiceBody(index=0, finish_reason=turn.finish_reason).model_dump(mode="json", exclude_none=True)
     return {
         "id": meta.response_id,
@@ -205,7 +238,8 @@ def chat_stream_events(turn: ScriptedTurn, meta: AnswerMeta, *, include_usage: b
         for piece in split_pieces(call.arguments):
             delta = {"tool_calls": [{"index": index, "function": {"arguments": piece}}]}
             yield prefix + dumps(delta).encode() + suffix
-    finish = {"index": 0, "delta": {}, "logprobs": None, "finish_reason": turn.finish_reason}
+    delta = {"annotations": chat_annotations(turn.annotations)} if turn.annotations else {}
+    finish = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": turn.finish_reason}
     yield b"data: " + head[:-1].encode() + b',"choices":[' + dumps(finish).encode() + b"]}\n\n"
     if include_usage:
         yield (

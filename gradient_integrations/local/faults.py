@@ -19,6 +19,9 @@ Counted faults cycle per scope: of every n+1 requests in one scope, the first n 
 so a client that retries enough always gets through and leaves the counter where it started. The scope is
 the `x-gradient-fault-key` header when given, else the fault spec plus the request body, so identical
 retries share a counter while unrelated requests do not.
+
+On `/v1/responses` and `/v1/chat/completions` a staged `429` (`rate_limit`, `status:429`) carries the caller's
+rate-limit headers like every answer there (`quotas`, added by the app).
 """
 
 from __future__ import annotations

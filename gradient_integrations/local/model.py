@@ -21,12 +21,17 @@ The rules (`docs/local-server.md`, "The scripted model's rules", is the user-fac
 - Structured output: `text.format` `json_schema` gives JSON valid under the schema, from the same values;
   `json_object` gives an object whose keys are the quoted words of the message (or `answer`). With tools
   the model may call them first, but its text answer, after tool outputs too, is always that JSON.
-- Reasoning: a model id containing `gpt-oss` (or `always_reason`) reasons first, 1-3 sentences by
-  `reasoning.effort` (low, medium, high).
+- Reasoning: a model id containing `gpt-oss` (or `always_reason`) reasons first, 0-5 sentences by
+  `reasoning.effort` (`none`: no reasoning item at all; minimal/low 1, medium 2, high 3, xhigh 4, max 5).
+- Built-in tools: the items the platform produced for them (`server_tools.Grounding`) go before the message,
+  and its answer text (with `url_citation` / `file_citation` annotations) replaces "You said: ...", unless
+  the model calls function tools, answers in JSON (`text.format`) or answers tool results.
 - `stop` cuts the text before the first stop string; `max_output_tokens` truncates (reasoning first) and
   finishes with `length` (status `incomplete`). Tool calls are never truncated.
 - Usage: input tokens are whitespace-separated words of everything sent; a prompt that starts with the same
-  whole blocks of `cache_block` words as an earlier request reports those words as `cached_tokens`.
+  whole blocks of `cache_block` words as an earlier request reports those words as `cached_tokens`; an
+  `anthropic-` model with `cache_control` parts reports Anthropic-style cache reads and writes instead
+  (`prompt_cache`).
 
 Bounds (the request is the caller's, and may be hostile): at most `MAX_HINTS` (1,000) numbers and 1,000
 strings are taken from the message and tool outputs; arguments and `json_schema` answers stay within the
@@ -41,10 +46,8 @@ import itertools
 import json
 import os
 import re
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InvalidRequestError
 from ..core.request import (
@@ -56,21 +59,26 @@ from ..core.request import (
     ReasoningItem,
     ResponseRequest,
 )
+from .mentions import mentioned_tools
+from .prompt_cache import ANTHROPIC_PREFIX, BreakpointCache, PrefixCache
 from .schema_values import MAX_CHARS, MAX_HINTS, Hints, quoted_strings, value_for_schema
 
-__all__ = ["ScriptedCall", "ScriptedModel", "ScriptedTurn", "split_pieces"]
+if TYPE_CHECKING:
+    from .server_tools import Grounding
+
+__all__ = [
+    "ScriptedCall",
+    "ScriptedModel",
+    "ScriptedTurn",
+    "last_user_message",
+    "split_pieces",
+]
 
 _PIECE = re.compile(r"\s*\S+|\s+$")
 _WORDS_DIRECTIVE = re.compile(r"\[words:(\d{1,7})\]")
-_NAME_PARTS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_NAME_TOKEN = re.compile(r"[\w-]+")
-_WORD = re.compile(r"[a-z0-9]+")
-_GENERIC_PARTS = frozenset(
-    {"get", "set", "fetch", "make", "call", "tool", "func", "function", "run", "the", "for", "and", "with"}
-)
 _VOCABULARY = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet")
 _MAX_WORDS = 1_000_000
-_REASONING_SENTENCES = {"low": 1, "minimal": 1, "medium": 2, "high": 3, "xhigh": 3}
+_REASONING_SENTENCES = {"none": 0, "minimal": 1, "low": 1, "medium": 2, "high": 3, "xhigh": 4, "max": 5}
 
 
 def split_pieces(text: str) -> list[str]:
@@ -99,6 +107,13 @@ class ScriptedTurn:
     finish_reason: str  # stop | length | tool_calls
     input_tokens: int
     cached_tokens: int
+    # Built-in tool items (web_search_call, mcp_call, ...), in output order before the message, and the
+    # annotations of the message's text (character offsets into "".join(text)).
+    server_items: list[dict[str, Any]] = field(default_factory=list)
+    annotations: list[dict[str, Any]] = field(default_factory=list)
+    # Anthropic-style cache writes (None: the request used no `cache_control`, nothing to report).
+    cache_created_tokens: int | None = None
+    cache_created_1h_tokens: int = 0
 
     @property
     def status(self) -> str:
@@ -123,6 +138,8 @@ class _Conversation:
     called: set[str] = field(default_factory=set)
     tool_results: list[tuple[str, str]] = field(default_factory=list)
     words: list[str] = field(default_factory=list)
+    # `cache_control` markers: (words up to and including the marked part, ttl).
+    breakpoints: list[tuple[int, str | None]] = field(default_factory=list)
 
     @classmethod
     def read(cls, request: ResponseRequest) -> _Conversation:
@@ -138,10 +155,15 @@ class _Conversation:
         call_names: dict[str, str] = {}
         for item in items:
             if isinstance(item, MessageItem):
-                text = (
-                    item.content if isinstance(item.content, str) else " ".join(p.text for p in item.content)
-                )
-                convo.words += text.split()
+                if isinstance(item.content, str):
+                    text = item.content
+                    convo.words += text.split()
+                else:
+                    text = " ".join(part.text for part in item.content)
+                    for part in item.content:
+                        convo.words += part.text.split()
+                        if part.cache_control is not None:
+                            convo.breakpoints.append((len(convo.words), part.cache_control.ttl))
                 if item.role in ("system", "developer"):
                     convo.system.append(text)
                 elif item.role == "user":
@@ -157,7 +179,7 @@ class _Conversation:
                 convo.words += item.output.split()
             elif isinstance(item, ReasoningItem):
                 convo.words += " ".join(part.text for part in item.content or []).split()
-        for tool in request.tools or []:
+        for tool in request.function_tools():
             convo.words += [tool.name, *(tool.description or "").split()]
         return convo
 
@@ -175,47 +197,19 @@ class _Conversation:
         return hints
 
 
-class _PrefixCache:
-    """Remembers prompt prefixes in whole blocks of words, like a provider's prompt cache. Thread-safe:
-    the server answers heavy requests in worker threads."""
-
-    def __init__(self, block: int, capacity: int) -> None:
-        self.block = block
-        self.capacity = capacity
-        self._seen: OrderedDict[int, None] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def lookup_and_store(self, words: list[str]) -> int:
-        with self._lock:
-            return self._lookup_and_store(words)
-
-    def _lookup_and_store(self, words: list[str]) -> int:
-        cached = 0
-        digest = 0
-        for end in range(self.block, len(words) + 1, self.block):
-            digest = hash((digest, *words[end - self.block : end]))
-            if digest in self._seen:
-                self._seen.move_to_end(digest)
-                if cached == end - self.block:
-                    cached = end
-            else:
-                self._seen[digest] = None
-                if len(self._seen) > self.capacity:
-                    self._seen.popitem(last=False)
-        return cached
-
-
 class ScriptedModel:
     """Deterministic answers (ids aside). One instance per server: it owns the prompt-prefix cache."""
 
     def __init__(self, *, always_reason: bool = False, cache_block: int = 32, cache_capacity: int = 65536):
         self.always_reason = always_reason
-        self._cache = _PrefixCache(cache_block, cache_capacity)
+        self._cache = PrefixCache(cache_block, cache_capacity)
+        self._breakpoints = BreakpointCache(cache_capacity)
         self._call_ids = itertools.count(1)
         self._salt = os.urandom(4).hex()
 
-    def respond(self, request: ResponseRequest) -> ScriptedTurn:
-        """Answer one request. Raises `InvalidRequestError` for a malformed `text.format`."""
+    def respond(self, request: ResponseRequest, grounding: Grounding | None = None) -> ScriptedTurn:
+        """Answer one request, after the built-in tools' `grounding` (their items and grounded answer text).
+        Raises `InvalidRequestError` for a malformed `text.format`."""
         convo = _Conversation.read(request)
         text_format = _text_format(request.text)
         calls = []
@@ -227,7 +221,12 @@ class ScriptedModel:
                 hints = convo.hints()
             calls.append(self._call(tool, hints))
         reasoning = self._reasoning(request, convo, calls) if self._reasons(request) else []
-        text = "" if calls else _reply(convo, text_format)
+        text, annotations = "", list[dict[str, Any]]()
+        if not calls:
+            if grounding is None or grounding.text is None or text_format or convo.tool_results:
+                text = _reply(convo, text_format)
+            else:  # the built-in tools' answer, with its citations
+                text, annotations = grounding.reply(_instructions_prefix(convo))
         finish_reason = "tool_calls" if calls else "stop"
         text = _cut_at_stop(text, request.stop)
         text_pieces = split_pieces(text)
@@ -236,9 +235,23 @@ class ScriptedModel:
             reasoning = reasoning[:budget]
             text_pieces = text_pieces[: budget - len(reasoning)]
             finish_reason = "length"
+        if annotations:  # a cut text keeps only the citations it still holds whole
+            length = sum(len(piece) for piece in text_pieces)
+            annotations = [a for a in annotations if a.get("end_index", a.get("index", 0)) <= length]
         input_tokens = max(len(convo.words), 1)
-        cached = min(self._cache.lookup_and_store(convo.words), input_tokens)
-        return ScriptedTurn(reasoning, text_pieces, calls, finish_reason, input_tokens, cached)
+        turn = ScriptedTurn(reasoning, text_pieces, calls, finish_reason, input_tokens, 0)
+        turn.server_items = list(grounding.items) if grounding is not None else []
+        turn.annotations = annotations
+        self._count_cached(request, convo, turn)
+        return turn
+
+    def _count_cached(self, request: ResponseRequest, convo: _Conversation, turn: ScriptedTurn) -> None:
+        if convo.breakpoints and request.model.startswith(ANTHROPIC_PREFIX):
+            use = self._breakpoints.lookup_and_store(request.model, convo.words, convo.breakpoints)
+            turn.cached_tokens = min(use.read, turn.input_tokens)
+            turn.cache_created_tokens, turn.cache_created_1h_tokens = use.created, use.created_1h
+        else:
+            turn.cached_tokens = min(self._cache.lookup_and_store(convo.words), turn.input_tokens)
 
     def _reasons(self, request: ResponseRequest) -> bool:
         return self.always_reason or "gpt-oss" in request.model.lower()
@@ -261,11 +274,12 @@ class ScriptedModel:
         else:
             plan = "I will repeat it back."
         sentences = [f'The user wrote "{topic}".', plan, "That answers the request."]
+        sentences += ["I checked the wording once more.", "Nothing else is needed."]  # xhigh, max
         return split_pieces(" ".join(sentences[: _REASONING_SENTENCES.get(effort, 2)]))
 
 
 def _chosen_tools(request: ResponseRequest, convo: _Conversation) -> list[FunctionTool]:
-    tools = request.tools or []
+    tools = request.function_tools()
     choice = request.tool_choice
     if not tools or choice == "none":
         return []
@@ -273,7 +287,7 @@ def _chosen_tools(request: ResponseRequest, convo: _Conversation) -> list[Functi
         return [tool for tool in tools if tool.name == choice.function.name][:1]
     if convo.tool_results and choice != "required":
         return []
-    mentioned = _mentioned_tools(tools, convo.last_user)
+    mentioned = mentioned_tools(tools, convo.last_user)
     if convo.tool_results and any(tool.name not in convo.called for tool in tools):
         # A call is still required: move on to a tool not called yet, rather than repeat the last round.
         pending = [tool for tool in mentioned if tool.name not in convo.called]
@@ -283,29 +297,10 @@ def _chosen_tools(request: ResponseRequest, convo: _Conversation) -> list[Functi
     return mentioned[:1] if request.parallel_tool_calls is False else mentioned
 
 
-def _mentioned_tools(tools: list[FunctionTool], message: str) -> list[FunctionTool]:
-    lowered = message.lower()
-    # Where each token first appears, found in one pass each (not one search of the message per tool:
-    # thousands of tools and a long message would multiply). A tool name (`[A-Za-z0-9_-]+`, the core
-    # checks it) is mentioned where it is a whole `[\w-]+` token; a part of it, where it is an `[a-z0-9]+`
-    # word (by word index, after all full names).
-    names: dict[str, int] = {}
-    for token in _NAME_TOKEN.finditer(lowered):
-        names.setdefault(token.group(), token.start())
-    words: dict[str, int] = {}
-    for index, word in enumerate(_WORD.findall(lowered)):
-        if len(word) >= 4:
-            words.setdefault(word, index)
-    positions: list[tuple[int, int, FunctionTool]] = []
-    for order, tool in enumerate(tools):
-        position = names.get(tool.name.lower(), -1)
-        if position < 0:
-            parts = {p.lower() for p in _NAME_PARTS.findall(tool.name)} - _GENERIC_PARTS
-            hits = [words[part] for part in parts if part in words]
-            position = len(lowered) + min(hits) if hits else -1
-        if position >= 0:
-            positions.append((position, order, tool))
-    return [tool for _, _, tool in sorted(positions, key=lambda hit: (hit[0], hit[1]))]
+def last_user_message(request: ResponseRequest) -> tuple[str, bool]:
+    """The last user message's text, and whether tool results follow it (the turn answers them)."""
+    convo = _Conversation.read(request)
+    return convo.last_user, bool(convo.tool_results)
 
 
 def _text_format(text: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -340,10 +335,13 @@ def _reply(convo: _Conversation, text_format: dict[str, Any] | None) -> str:
         body = _tool_results_text(convo)
     else:
         body = f"You said: {convo.last_user}" if convo.last_user.strip() else "You said nothing."
-    if convo.system:
-        snippet = " ".join(" ".join(convo.system).split()[:12])
-        body = f"(following instructions: {snippet}) {body}"
-    return body
+    return _instructions_prefix(convo) + body
+
+
+def _instructions_prefix(convo: _Conversation) -> str:
+    if not convo.system:
+        return ""
+    return f"(following instructions: {' '.join(' '.join(convo.system).split()[:12])}) "
 
 
 def _tool_results_text(convo: _Conversation) -> str:

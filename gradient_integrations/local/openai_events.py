@@ -6,7 +6,9 @@ SDK's `responses.create(stream=True)` and `responses.stream(...)` read it: `resp
 events (`response.content_part.added`, `response.output_text.delta`/`.done`, `response.reasoning_text.delta`/
 `.done`, `response.function_call_arguments.delta`/`.done`, `response.content_part.done`),
 `response.output_item.done`, and finally `response.completed` (or `response.incomplete`) carrying the full
-response object. Every event has a `sequence_number`; there is no `data: [DONE]`.
+response object. Every event has a `sequence_number`; there is no `data: [DONE]`. Built-in tool items
+(`web_search_call`, `knowledge_base_retrieval_call`, `mcp_list_tools`, `mcp_call`) and the message's
+`response.output_text.annotation.added` events stream as OpenAI's do (`tool_events`).
 
 `EventSequence`, `event_bytes` and `delta_events` (the per-word hot path) are shared with `vllm_events`.
 """
@@ -18,7 +20,8 @@ from typing import Any
 
 from ..core.request import ResponseRequest
 from .model import ScriptedTurn, split_pieces
-from .wire import AnswerMeta, dumps, output_items, request_echo, responses_usage
+from .tool_events import SERVER_ITEM_TYPES, Emit, annotation_events, server_item_events
+from .wire import AnswerMeta, dumps, output_dicts, request_echo, responses_usage
 
 __all__ = [
     "EventSequence",
@@ -95,12 +98,10 @@ def response_object(
     }
     body.update(request_echo(request))
     if turn is not None:
-        body["output"] = [
-            item.model_dump(mode="json", exclude_none=True) for item in output_items(turn, meta)
-        ]
+        body["output"] = output_dicts(turn, meta)
         usage = responses_usage(turn)
-        # OpenAI's usage object also names cache writes; the scripted model never writes a cache.
-        usage["input_tokens_details"]["cache_write_tokens"] = 0
+        # OpenAI's usage object also names cache writes (Anthropic-style caching is the only writer).
+        usage["input_tokens_details"]["cache_write_tokens"] = turn.cache_created_tokens or 0
         body["usage"] = usage
     return body
 
@@ -125,18 +126,24 @@ def openai_stream_events(
     started = response_object(None, meta, request, "in_progress")
     yield event_bytes("response.created", {"sequence_number": sequence(), "response": started})
     yield event_bytes("response.in_progress", {"sequence_number": sequence(), "response": started})
-    for output_index, item in enumerate(output_items(turn, meta)):
-        done = item.model_dump(mode="json", exclude_none=True)
+
+    def emit(kind: str, payload: dict[str, Any]) -> bytes:
+        return event_bytes(kind, {"sequence_number": sequence(), **payload})
+
+    for output_index, done in enumerate(output_dicts(turn, meta)):
+        if done["type"] in SERVER_ITEM_TYPES:
+            yield from server_item_events(done, output_index, emit)
+            continue
         added = {**done, "status": "in_progress"}
-        if item.type == "function_call":
+        if done["type"] == "function_call":
             added["arguments"] = ""
             yield from _item_added(added, output_index, sequence)
             yield from _arguments(done, output_index, sequence)
         else:
             added["content"] = []
             yield from _item_added(added, output_index, sequence)
-            pieces = turn.reasoning if item.type == "reasoning" else turn.text
-            yield from _content_part(done, pieces, output_index, sequence)
+            pieces = turn.reasoning if done["type"] == "reasoning" else turn.text
+            yield from _content_part(done, pieces, output_index, sequence, emit)
         yield event_bytes(
             "response.output_item.done",
             {"sequence_number": sequence(), "output_index": output_index, "item": done},
@@ -151,18 +158,21 @@ def _item_added(item: dict[str, Any], output_index: int, sequence: EventSequence
 
 
 def _content_part(
-    item: dict[str, Any], pieces: list[str], output_index: int, sequence: EventSequence
+    item: dict[str, Any], pieces: list[str], output_index: int, sequence: EventSequence, emit: Emit
 ) -> Iterator[bytes]:
     part = item["content"][0]
     reasoning = part["type"] == "reasoning_text"
     where = {"item_id": item["id"], "output_index": output_index, "content_index": 0}
     empty_part = {**part, "text": ""}
+    if "annotations" in part:
+        empty_part["annotations"] = []
     yield event_bytes(
         "response.content_part.added", {"sequence_number": sequence(), **where, "part": empty_part}
     )
     kind = "response.reasoning_text" if reasoning else "response.output_text"
     extra: dict[str, Any] = {} if reasoning else {"logprobs": []}
     yield from delta_events(kind + ".delta", where, extra, pieces, sequence)
+    yield from annotation_events(part.get("annotations") or [], where, emit)
     text_done: dict[str, Any] = {"sequence_number": sequence(), **where, "text": part["text"]}
     if not reasoning:
         text_done["logprobs"] = []

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 
 import uvicorn
@@ -43,6 +44,8 @@ import uvicorn
 from .app import DEFAULT_MAX_BODY_BYTES, DEFAULT_MODELS, GradientApp, StreamDialect, create_app
 from .connections import DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_MAX_HEAD_BYTES, limited_protocol
 from .faults import FaultPlan
+from .quotas import DEFAULT_RATE_LIMITS, RateLimits
+from .routers import ModelRoute
 
 
 class _CancelledAnswers(logging.Filter):
@@ -104,6 +107,9 @@ class LocalServer:
     `max_body_bytes`, `body_timeout`, `head_timeout`, `max_head_bytes` and `keep_alive_timeout` bound what one
     client can make the server hold (see the module docstring); tests pass short timeouts.
     `batch_polls_per_step`: how many `GET /v1/batches/{batch_id}` move a batch job one step (`app.batches`).
+    Platform features (`docs/local-server.md`, "Platform features"): `knowledge_bases` ({id: [text, ...]},
+    besides `demo-kb`), `routers` ({name: [ModelRoute, ...]}, besides `router:demo`), `mcp_token` (what
+    `tools/call` on `POST /mcp` requires as a bearer; default none), `rate_limits` (`RateLimits`).
     """
 
     def __init__(
@@ -126,6 +132,10 @@ class LocalServer:
         max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES,
         keep_alive_timeout: float = 5.0,
         batch_polls_per_step: int = 1,
+        knowledge_bases: Mapping[str, Sequence[str]] | None = None,
+        routers: Mapping[str, Sequence[ModelRoute]] | None = None,
+        mcp_token: str | None = None,
+        rate_limits: RateLimits = DEFAULT_RATE_LIMITS,
     ) -> None:
         self.app: GradientApp = create_app(
             api_key=api_key,
@@ -135,6 +145,10 @@ class LocalServer:
             models=models,
             max_body_bytes=max_body_bytes,
             batch_polls_per_step=batch_polls_per_step,
+            knowledge_bases=knowledge_bases,
+            routers=routers,
+            mcp_token=mcp_token,
+            rate_limits=rate_limits,
         )
         if not keep_alive_timeout > 0:
             raise ValueError(

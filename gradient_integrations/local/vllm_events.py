@@ -17,6 +17,8 @@ meet on loopback what they meet on a real vLLM deployment:
   vLLM's per-turn details (`input_tokens_per_turn`, `tool_output_tokens`, ...).
 
 The response object has vLLM's keys (`created_at`, `background`, `kv_transfer_params`, ...), not DO's.
+vLLM runs no built-in tools; their items and the text's annotations stream as OpenAI's do (`tool_events`),
+with `type` last, and keep their ids in `response.completed`.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.request import NamedToolChoice, ResponseRequest
-from ..core.response import OutputItemBody
 from .model import ScriptedTurn, split_pieces
 from .openai_events import EventSequence, delta_events, event_bytes
-from .wire import AnswerMeta, output_items, responses_usage
+from .tool_events import SERVER_ITEM_TYPES, Emit, annotation_events, server_item_events
+from .wire import AnswerMeta, output_dicts, responses_usage
 
 __all__ = ["vllm_response_object", "vllm_stream_events", "vllm_terminal_event"]
 
@@ -96,9 +98,9 @@ def _hex(meta: AnswerMeta, label: str) -> str:
     return hashlib.blake2b(f"{meta.suffix}/{label}".encode(), digest_size=8).hexdigest()
 
 
-def _item_text(item: OutputItemBody) -> str:
-    content = item.content
-    return (content[0].text or "") if isinstance(content, list) and content else ""
+def _item_text(item: dict[str, Any]) -> str:
+    content = item.get("content")
+    return str(content[0].get("text") or "") if isinstance(content, list) and content else ""
 
 
 def _usage(turn: ScriptedTurn) -> dict[str, Any]:
@@ -152,21 +154,26 @@ def _reasoning_part(text: str) -> dict[str, Any]:
     return {"text": text, "type": "reasoning_text"}
 
 
-def _text_part(text: str, logprobs: list[Any] | None) -> dict[str, Any]:
-    return {"annotations": [], "text": text, "type": "output_text", "logprobs": logprobs}
+def _text_part(
+    text: str, logprobs: list[Any] | None, annotations: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {"annotations": annotations or [], "text": text, "type": "output_text", "logprobs": logprobs}
 
 
 def _completed_output(turn: ScriptedTurn, meta: AnswerMeta) -> list[dict[str, Any]]:
     """The output of `response.completed`: the streamed items under other ids (and other call ids)."""
     output: list[dict[str, Any]] = []
-    for index, item in enumerate(output_items(turn, meta)):
+    for index, item in enumerate(output_dicts(turn, meta)):
         done = _hex(meta, f"done{index}")
-        if item.type == "reasoning":
+        if item["type"] in SERVER_ITEM_TYPES:
+            output.append(item)
+        elif item["type"] == "reasoning":
             output.append(_reasoning_item(f"rs_{done}", [_reasoning_part(_item_text(item))], None))
-        elif item.type == "message":
-            output.append(_message_item(f"msg_{done}", [_text_part(_item_text(item), None)], "completed"))
+        elif item["type"] == "message":
+            part = _text_part(_item_text(item), None, turn.annotations)
+            output.append(_message_item(f"msg_{done}", [part], "completed"))
         else:
-            name, arguments = item.name or "", item.arguments or ""
+            name, arguments = item.get("name") or "", item.get("arguments") or ""
             output.append(_call_item(f"fc_{done}", f"call_{done}", name, arguments, None))
     return output
 
@@ -179,25 +186,32 @@ def vllm_stream_events(
     started = vllm_response_object(None, meta, request, "in_progress")
     yield _event("response.created", {"response": started, "sequence_number": sequence()})
     yield _event("response.in_progress", {"response": started, "sequence_number": sequence()})
-    for index, item in enumerate(output_items(turn, meta)):
+
+    def emit(kind: str, payload: dict[str, Any]) -> bytes:
+        return _event(kind, {**payload, "sequence_number": sequence()})
+
+    for index, item in enumerate(output_dicts(turn, meta)):
         streamed = _hex(meta, f"stream{index}")
-        if item.type == "reasoning":
+        if item["type"] in SERVER_ITEM_TYPES:
+            yield from server_item_events(item, index, emit)
+            continue
+        if item["type"] == "reasoning":
             item_id = f"msg_{streamed}"
             yield _item_event("added", _reasoning_item(item_id, None, "in_progress"), index, sequence)
             text = _item_text(item)
-            yield from _content(item_id, index, 0, turn.reasoning, text, sequence, reasoning=True)
+            yield from _content(item_id, index, 0, turn.reasoning, text, sequence, emit, reasoning=True)
             done = _reasoning_item(item_id, [_reasoning_part(text)], "completed")
-        elif item.type == "message":
+        elif item["type"] == "message":
             item_id = f"msg_{streamed}"
             yield _item_event("added", _message_item(item_id, [], "in_progress"), index, sequence)
             text = _item_text(item)
             yield from _content(
-                item_id, index, _TEXT_CONTENT_INDEX, turn.text, text, sequence, reasoning=False
+                item_id, index, _TEXT_CONTENT_INDEX, turn.text, text, sequence, emit, turn.annotations
             )
-            done = _message_item(item_id, [_text_part(text, None)], "completed")
+            done = _message_item(item_id, [_text_part(text, None, turn.annotations)], "completed")
         else:
-            item_id, name, arguments = f"fc_{streamed}", item.name or "", item.arguments or ""
-            call_id = item.call_id or ""
+            item_id, name, arguments = f"fc_{streamed}", item.get("name") or "", item.get("arguments") or ""
+            call_id = item.get("call_id") or ""
             yield _item_event("added", _call_item(item_id, call_id, name, "", "in_progress"), index, sequence)
             yield from _arguments(item_id, index, name, arguments, sequence)
             # vLLM's quirk: the done item loses its id and carries event fields inside it.
@@ -218,10 +232,12 @@ def _content(
     pieces: list[str],
     text: str,
     sequence: EventSequence,
+    emit: Emit,
+    annotations: list[dict[str, Any]] | None = None,
     *,
-    reasoning: bool,
+    reasoning: bool = False,
 ) -> Iterator[bytes]:
-    """A content part's events: part added, one delta per piece, text done, part done."""
+    """A content part's events: part added, one delta per piece, annotations, text done, part done."""
     part_kind, text_kind = (
         ("response.reasoning_part", "response.reasoning_text")
         if reasoning
@@ -235,9 +251,10 @@ def _content(
     yield from delta_events(
         text_kind + ".delta", {"content_index": content_index}, after, pieces, sequence, type_last=True
     )
+    yield from annotation_events(annotations or [], where, emit)
     text_done = {"content_index": content_index, **after, "sequence_number": sequence(), "text": text}
     yield _event(text_kind + ".done", text_done)
-    part = _reasoning_part(text) if reasoning else _text_part(text, None)
+    part = _reasoning_part(text) if reasoning else _text_part(text, None, annotations)
     yield _event(part_kind + ".done", {**where, "part": part, "sequence_number": sequence()})
 
 

@@ -1,9 +1,12 @@
 """`/v1/responses` answers on the wire: the JSON body and DO's `response.chunk` stream, from a `ScriptedTurn`.
 
 The non-stream body is built from the core's own body models (`core.response`), so the server and the client
-share one description of the shape. Stream chunks are the hot path (a 10,000-word stream is 10,000 chunks),
-so they are bytes built from a precomputed prefix and suffix with no per-chunk model validation; the tests
-validate every chunk against DO's `create_response_stream_response.yml` instead.
+share one description of the shape; built-in tool items (`web_search_call`, `mcp_call`, ...) are kept as the
+platform wrote them (their `null`s matter), between the reasoning and the message. The message's text part
+carries the turn's `annotations`; DO's stream has no form for them, so its finish chunk carries them in
+OpenAI Chat Completions' form (`chat_annotations`). Stream chunks are the hot path (a 10,000-word stream
+is 10,000 chunks), so they are bytes built from a precomputed prefix and suffix with no per-chunk model
+validation; the tests validate every chunk against DO's `create_response_stream_response.yml` instead.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from .model import ScriptedTurn
 __all__ = [
     "DONE",
     "AnswerMeta",
+    "chat_annotations",
     "do_stream_events",
     "dumps",
     "error_body",
+    "output_dicts",
     "response_body",
     "responses_usage",
     "sse_data",
@@ -58,15 +63,29 @@ def error_body(error_id: str, message: str, request_id: str) -> dict[str, str]:
 
 
 def responses_usage(turn: ScriptedTurn) -> dict[str, Any]:
-    """DO's `response_usage.yml` (the same numbers for JSON and stream answers)."""
+    """DO's `response_usage.yml` (the same numbers for JSON and stream answers). An Anthropic-style cached
+    request also reports DO's `completion_usage.yml` names at the top level: `cache_created_input_tokens`
+    and `cache_read_input_tokens` (the latter equal to `cached_tokens`)."""
     output = turn.output_tokens
-    return {
+    usage: dict[str, Any] = {
         "input_tokens": turn.input_tokens,
         "input_tokens_details": {"cached_tokens": turn.cached_tokens},
         "output_tokens": output,
         "output_tokens_details": {"reasoning_tokens": turn.reasoning_tokens, "tool_output_tokens": 0},
         "total_tokens": turn.input_tokens + output,
     }
+    if turn.cache_created_tokens is not None:
+        usage["cache_created_input_tokens"] = turn.cache_created_tokens
+        usage["cache_read_input_tokens"] = turn.cached_tokens
+    return usage
+
+
+def chat_annotations(annotations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Annotations in OpenAI Chat Completions' form: `{"type": "url_citation", "url_citation": {...}}`."""
+    return [
+        {"type": annotation["type"], annotation["type"]: {k: v for k, v in annotation.items() if k != "type"}}
+        for annotation in annotations
+    ]
 
 
 def output_items(turn: ScriptedTurn, meta: AnswerMeta) -> list[OutputItemBody]:
@@ -79,8 +98,8 @@ def output_items(turn: ScriptedTurn, meta: AnswerMeta) -> list[OutputItemBody]:
                 type="reasoning", id=meta.item_id("rs"), status="completed", content=[part], summary=[]
             )
         )
-    if turn.text or not (turn.tool_calls or turn.reasoning):
-        part = OutputContentBody(type="output_text", text="".join(turn.text), annotations=[])
+    if turn.text or not (turn.tool_calls or turn.reasoning or turn.server_items):
+        part = OutputContentBody(type="output_text", text="".join(turn.text), annotations=turn.annotations)
         items.append(
             OutputItemBody(
                 type="message", id=meta.item_id("msg"), status="completed", role="assistant", content=[part]
@@ -101,6 +120,15 @@ def output_items(turn: ScriptedTurn, meta: AnswerMeta) -> list[OutputItemBody]:
     return items
 
 
+def output_dicts(turn: ScriptedTurn, meta: AnswerMeta) -> list[dict[str, Any]]:
+    """Every output item as JSON, in answer order: reasoning, built-in tool items, message or calls."""
+    items = [item.model_dump(mode="json", exclude_none=True) for item in output_items(turn, meta)]
+    if turn.server_items:
+        at = 1 if turn.reasoning else 0
+        items[at:at] = turn.server_items
+    return items
+
+
 def request_echo(request: ResponseRequest) -> dict[str, Any]:
     """The request settings a response body repeats (DO's optional fields), omitting unset ones."""
     choice = request.tool_choice
@@ -114,24 +142,26 @@ def request_echo(request: ResponseRequest) -> dict[str, Any]:
         "user": request.user,
     }
     if request.tools:
+        # Secrets (an MCP tool's `authorization`) are masked by the tool models' own serializers.
         echo["tools"] = [tool.model_dump(mode="json", exclude_none=True) for tool in request.tools]
     return {key: value for key, value in echo.items() if value is not None}
 
 
 def response_body(turn: ScriptedTurn, meta: AnswerMeta, request: ResponseRequest) -> dict[str, Any]:
     """The non-streaming `/v1/responses` body (DO's `create_response_response.yml`)."""
-    body = ResponseBody(
+    body: dict[str, Any] = ResponseBody(
         id=meta.response_id,
         object="response",
         created=meta.created,
         model=meta.model,
         status=turn.status,
-        output=output_items(turn, meta),
+        output=[],
         usage=responses_usage(turn),
         incomplete_details={"reason": "max_output_tokens"} if turn.status == "incomplete" else None,
         **request_echo(request),
-    )
-    return body.model_dump(mode="json", exclude_none=True)
+    ).model_dump(mode="json", exclude_none=True)
+    body["output"] = output_dicts(turn, meta)
+    return body
 
 
 def do_stream_events(turn: ScriptedTurn, meta: AnswerMeta, *, include_usage: bool) -> Iterator[bytes]:
@@ -164,7 +194,8 @@ def do_stream_events(turn: ScriptedTurn, meta: AnswerMeta, *, include_usage: boo
         yield prefix + dumps(delta).encode() + suffix
     if role:
         yield prefix + b'{"role":"assistant","content":""}' + suffix
-    finish = {"index": 0, "delta": {}, "finish_reason": turn.finish_reason}
+    delta = {"annotations": chat_annotations(turn.annotations)} if turn.annotations else {}
+    finish = {"index": 0, "delta": delta, "finish_reason": turn.finish_reason}
     yield b"data: " + head[:-1].encode() + b',"choices":[' + dumps(finish).encode() + b"]}\n\n"
     if include_usage:
         usage = dumps(responses_usage(turn)).encode()
