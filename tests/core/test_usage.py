@@ -80,7 +80,7 @@ def test_cost_uses_the_cached_rate_for_cached_prompt_tokens(tally: UsageTally) -
 
 def test_web_searches_cost_ten_dollars_a_thousand_on_top_of_tokens(tally: UsageTally) -> None:
     # DO blog "Serverless Inference: A Deep Dive": web search is $10 per 1,000 requests.
-    assert usage.WEB_SEARCH_USD == pytest.approx(10 / 1000)
+    assert pytest.approx(10 / 1000) == usage.WEB_SEARCH_USD
     tally.add_chat("priced", 1_000_000, 0, web_searches=3)
     tally.add_chat("priced", 0, 0, web_searches=1)
     assert tally.web_searches == 4 and tally.by_model["priced"].web_searches == 4

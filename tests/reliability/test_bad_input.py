@@ -602,7 +602,11 @@ CATALOGUE: list[Case] = [
     ),
     Case("llama_index-empty-model", "model", lambda c: c.llm(model="")),
     Case("llama_index-router-without-name", "model", lambda c: c.llm(model="router:")),
-    Case("llama_index-reasoning-effort-unknown-constructor", "reasoning_effort", lambda c: c.llm(reasoning_effort="x")),
+    Case(
+        "llama_index-reasoning-effort-unknown-constructor",
+        "reasoning_effort",
+        lambda c: c.llm(reasoning_effort="x"),
+    ),
     Case(
         "llama_index-built-in-tool-unknown-type",
         "built_in_tools[0]",
