@@ -3,10 +3,12 @@
 With no access key set, it starts the embedded local Gradient-compatible server in-process and says so in
 one line; with `GRADIENT_MODEL_ACCESS_KEY` (or `MODEL_ACCESS_KEY`, `DIGITALOCEAN_INFERENCE_KEY`) set it calls
 the real endpoint. It shows LangChain (a streamed answer, a two-tool agent loop, structured output,
-retrieval with `GradientEmbeddings`, a small Batch Inference job) and LlamaIndex (an all-Gradient RAG: a
-`VectorStoreIndex` embedded with `GradientEmbedding`, queried with `GradientLLM`, streamed; a FunctionAgent
-with a tool), with latency, tokens and dollars per step (`get_gradient_callback`, `gradient_usage`; prices
-from the model catalog).
+retrieval with `GradientEmbeddings`, DO's built-in tools: web search, and a Gradient knowledge base searched
+on DO's side, the platform's own RAG (`GRADIENT_KNOWLEDGE_BASE_ID`; the local server's `demo-kb` holds the
+demo's documents), a small Batch Inference job) and LlamaIndex (an all-Gradient RAG: a `VectorStoreIndex`
+embedded with `GradientEmbedding`, queried with `GradientLLM`, streamed; a FunctionAgent with a tool), with
+latency, tokens and dollars per step (`get_gradient_callback`, `gradient_usage`; prices from the model
+catalog; web searches at DO's price).
 A failure prints one clear line and exits non-zero (`--debug` for the traceback).
 
 Each half runs when its extra is installed and says how to get it otherwise; with neither adapter it makes
@@ -115,7 +117,7 @@ def _usage_line(tally: UsageTally) -> str:
     return f"{tally.prompt_tokens} in + {tally.completion_tokens} out{embedded} tokens, {cost}"
 
 
-def langchain_part(model: str, base_url: str | None, report: Report) -> None:
+def langchain_part(model: str, base_url: str | None, report: Report, knowledge_base: str | None) -> None:
     from langchain_core.messages import HumanMessage, ToolMessage
     from langchain_core.tools import tool
 
@@ -158,6 +160,20 @@ def langchain_part(model: str, base_url: str | None, report: Report) -> None:
         # What InMemoryVectorStore.similarity_search ranks by, without the numpy it needs for it.
         best = max(range(len(DOCUMENTS)), key=lambda i: _cosine(query, vectors[i]))
         print(f"    best match: {DOCUMENTS[best][:70]}...")
+
+    where = " and a knowledge base" if knowledge_base else ""
+    with report.step(f"Built-in tools on DO's side: web search{where}"):
+        built_in: list[Any] = [{"type": "web_search", "max_uses": 1, "max_results": 2}]
+        if knowledge_base:  # Gradient's own RAG: retrieval runs on DO's side, no embeddings here
+            built_in.append({"type": "knowledge_base_retrieval", "knowledge_base_id": knowledge_base})
+        searcher = ChatGradient(model=model, base_url=base_url, output_version="v1").bind_tools(built_in)
+        reply = searcher.invoke("Which environment variable holds the model access key?")
+        for block in reply.content_blocks:
+            if block["type"] == "server_tool_call":
+                print(f"    {block['name']} ran on DO's side: {block.get('args')}")
+            elif block["type"] == "text":
+                cited = [note.get("url") or note.get("title") for note in block.get("annotations", [])]
+                print(f"    answer: {block['text'][:90]}... citing {cited}")
 
 
 def _cosine(a: list[float], b: list[float]) -> float:
@@ -257,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     report = Report()
+    # A Gradient knowledge base to search on DO's side: the local server holds the demo's documents.
+    knowledge_base = os.environ.get("GRADIENT_KNOWLEDGE_BASE_ID")
     with contextlib.ExitStack() as stack:
         base_url = args.base_url
         if base_url is None and resolve_api_key() is None:
@@ -268,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
 
             server = stack.enter_context(LocalServer(stream_dialect=args.stream_dialect))
             base_url = server.base_url
+            knowledge_base = knowledge_base or "demo-kb"
             print(
                 f"No access key set: using the embedded local Gradient-compatible server at {base_url} "
                 f"(its scripted model echoes prompts and calls the tools a prompt names; "
@@ -280,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             with counting() as total:
                 if has_langchain:
-                    langchain_part(args.model, base_url, report)
+                    langchain_part(args.model, base_url, report, knowledge_base)
                     batch_step(base_url, report)
                 else:
                     print(f"\n=== LangChain half skipped: {_install_hint('langchain')}")

@@ -42,6 +42,7 @@ def test_demo_without_a_key_runs_every_step_on_the_embedded_server(dialect: str)
         "Tool-calling agent with two tools",
         "Structured output into a pydantic model",
         "Retrieval with GradientEmbeddings",
+        "Built-in tools on DO's side: web search and a knowledge base",
         "Batch Inference job of three prompts",
         "=== LlamaIndex: GradientLLM",
         "All-Gradient RAG: GradientEmbedding index, GradientLLM answer, streamed",
@@ -56,14 +57,21 @@ def test_demo_without_a_key_runs_every_step_on_the_embedded_server(dialect: str)
     assert "best match: A model access key authorises" in out
     rag = out.split("All-Gradient RAG", 1)[1].split("FunctionAgent with a tool", 1)[0]
     assert "GRADIENT_MODEL_ACCESS_KEY" in rag
+    # Web search and the demo-kb knowledge base ran on the server's side, and the answer cites them.
+    built_in = out.split("Built-in tools on DO's side", 1)[1].split("Batch Inference job", 1)[0]
+    assert (
+        "web_search ran on DO's side" in built_in and "knowledge_base_retrieval ran on DO's side" in built_in
+    )
+    assert "https://docs.example.com/" in built_in and "document-" in built_in  # a URL and a KB document
+    assert "$0.01" in built_in  # the search's own price, on top of the tokens
     # The batch step's answers, in input order, from the local server's Batch Inference emulation.
     batch = out.split("Batch Inference job of three prompts", 1)[1].split("=== LlamaIndex", 1)[0]
     assert batch.index("colour of sky") < batch.index("colour of grass") < batch.index("colour of snow")
     assert "tokens at the batch rate" in batch
-    # Latency, tokens and dollars for each of the seven steps, and non-zero totals priced by the catalog.
-    assert out.count(" ms, ") == 7
+    # Latency, tokens and dollars for each of the eight steps, and non-zero totals priced by the catalog.
+    assert out.count(" ms, ") == 8
     assert out.split("Done:", 1)[0].count(" embedded tokens, $") == 2  # both retrieval steps, priced
-    done = out.split("Done: 7 steps", 1)[1]
+    done = out.split("Done: 8 steps", 1)[1]
     assert " 0 in + 0 out" not in done
     assert "Total Cost (USD): $0.0" in done and "unknown" not in done
 
