@@ -99,8 +99,22 @@ def _limit(headers: Mapping[str, str], prefix: str, suffix: str) -> RateLimit | 
     return None if found == RateLimit() else found
 
 
+_PREFIXES = ("x-ratelimit-", "ratelimit-", "retry-after")
+
+
+def _quota_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """The quota headers among `headers`, by lower-case name: one pass, instead of a dozen lookups that
+    each walk every header (this runs on every answer)."""
+    multi_items = getattr(headers, "multi_items", None)  # httpx.Headers: names already lower-case
+    items = multi_items() if callable(multi_items) else [(k.lower(), v) for k, v in headers.items()]
+    return {name: value for name, value in items if name.startswith(_PREFIXES)}
+
+
 def parse_quota(headers: Mapping[str, str]) -> Quota | None:
     """The quota `headers` report (a case-insensitive mapping, e.g. `httpx.Headers`); None if none."""
+    headers = _quota_headers(headers)
+    if not headers:
+        return None
     requests = _limit(headers, "x-ratelimit-", "-requests") or _limit(headers, "ratelimit-", "")
     quota = Quota(
         requests=requests,
