@@ -106,28 +106,31 @@ def request_tools(
 
 
 # -- tool_choice ----------------------------------------------------------------------------------------
-def tool_choice(choice: Any, names: Sequence[str] | None = None) -> ToolChoiceValue | None:
+def tool_choice(
+    choice: Any, names: Sequence[str] | None = None, *, built_in: int = 0
+) -> ToolChoiceValue | None:
     """`auto|none|required|any`, `True`/`False`, a tool name or a tool-choice dict -> the wire value.
 
     Dicts may be the chat form `{"type": "function", "function": {"name"}}`, the Responses form
     `{"type": "function", "name"}`, or Anthropic's `{"type": "tool", "name"}` / `{"type": "any"}`.
-    With `names` (the bound tools) a name that is not bound, or a forced call with no tools, is refused
-    now; without it `build_request` checks the same against the request's tools.
+    With `names` (the bound function tools; `built_in`: how many built-in tools are bound beside them) a
+    name that is not bound, or a forced call with no tools at all, is refused now; without it
+    `build_request` checks the same against the request's tools.
     """
     if choice is None or isinstance(choice, NamedToolChoice):
-        return _checked(choice, names)
+        return _checked(choice, names, built_in)
     if isinstance(choice, bool):
-        return _checked("required" if choice else "none", names)
+        return _checked("required" if choice else "none", names, built_in)
     if isinstance(choice, str):
-        return _checked(_CHOICE_WORDS.get(choice) or NamedToolChoice.of(choice), names)
+        return _checked(_CHOICE_WORDS.get(choice) or NamedToolChoice.of(choice), names, built_in)
     if isinstance(choice, Mapping):
         kind = choice.get("type")
         if kind in _CHOICE_WORDS:
-            return _checked(_CHOICE_WORDS[kind], names)
+            return _checked(_CHOICE_WORDS[kind], names, built_in)
         function = choice.get("function")
         name = function.get("name") if isinstance(function, Mapping) else choice.get("name")
         if kind in ("function", "tool", None) and isinstance(name, str) and name:
-            return _checked(NamedToolChoice.of(name), names)
+            return _checked(NamedToolChoice.of(name), names, built_in)
     raise InvalidRequestError(
         "tool_choice",
         f"{choice!r} is not understood; use 'auto', 'none', 'required', 'any', a tool's name "
@@ -135,7 +138,9 @@ def tool_choice(choice: Any, names: Sequence[str] | None = None) -> ToolChoiceVa
     )
 
 
-def _checked(choice: ToolChoiceValue | None, names: Sequence[str] | None) -> ToolChoiceValue | None:
+def _checked(
+    choice: ToolChoiceValue | None, names: Sequence[str] | None, built_in: int = 0
+) -> ToolChoiceValue | None:
     if names is None or choice is None:
         return choice
     if isinstance(choice, NamedToolChoice) and choice.function.name not in names:
@@ -144,7 +149,7 @@ def _checked(choice: ToolChoiceValue | None, names: Sequence[str] | None) -> Too
             f"names tool {choice.function.name!r}, which is not among the bound tools {list(names)}; "
             "bind that tool or choose one of these names",
         )
-    if choice == "required" and not names:
+    if choice == "required" and not names and not built_in:  # a built-in tool may be the one forced
         raise InvalidRequestError("tool_choice", "forces a tool call but no tools are bound")
     return choice
 

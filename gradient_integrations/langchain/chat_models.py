@@ -417,13 +417,16 @@ class ChatGradient(HoldsClient, BaseChatModel):
         parallel_tool_calls: bool | None = None,
         **kwargs: Any,
     ) -> Runnable[LanguageModelInput, AIMessage]:
-        """Bind tools (LangChain tools, functions, pydantic classes, dicts) as flat function tools.
+        """Bind tools: LangChain tools, functions, pydantic classes and dicts as flat function tools, and
+        DO's built-in tools (`{"type": "web_search"}`, `WebSearchTool`, `KnowledgeBaseRetrievalTool`,
+        `McpTool`, ...), which run on DO's side and never come back as `tool_calls`.
 
         `tool_choice`: `auto`, `none`, `required`/`any`/`True` (call some tool), a bound tool's name, or a
         dict; a name that is not bound raises `InvalidRequestError` now, not at call time.
         """
         wire_tools = tools_to_wire(tools, strict=strict)
-        choice = values.tool_choice(tool_choice, tool_names(wire_tools))
+        names = tool_names(wire_tools)
+        choice = values.tool_choice(tool_choice, names, built_in=len(wire_tools) - len(names))
         if choice is not None:
             kwargs["tool_choice"] = choice if isinstance(choice, str) else choice.model_dump()
         if parallel_tool_calls is not None:

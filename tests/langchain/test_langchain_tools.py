@@ -125,3 +125,20 @@ def test_duplicate_tool_names_bind_but_fail_before_the_request() -> None:
     with pytest.raises(InvalidRequestError, match="tool names must be unique"):
         bound.invoke("hi")
     assert endpoint.requests == []
+
+
+def test_built_in_tools_bind_beside_function_tools_and_may_be_the_forced_call() -> None:
+    endpoint = FakeEndpoint(json_reply(), json_reply())
+    model = model_on(endpoint)
+    model.bind_tools([{"type": "web_search", "max_results": 2}, add], tool_choice="add").invoke("hi")
+    model.bind_tools(
+        [{"type": "knowledge_base_retrieval", "knowledge_base_id": "kb"}], tool_choice="any"
+    ).invoke("hi")
+    first, second = endpoint.bodies
+    assert [tool["type"] for tool in first["tools"]] == ["web_search", "function"]
+    assert first["tools"][0] == {"type": "web_search", "max_results": 2}
+    assert first["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+    assert second["tools"] == [{"type": "knowledge_base_retrieval", "knowledge_base_id": "kb"}]
+    assert second["tool_choice"] == "required"  # a built-in tool may be the one forced
+    with pytest.raises(InvalidRequestError, match="not among the bound tools"):
+        model.bind_tools([{"type": "web_search"}], tool_choice="web_search")  # only function tools by name
