@@ -22,7 +22,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["Quota", "RateLimit", "parse_duration", "parse_quota"]
+__all__ = ["Quota", "RateLimit", "parse_duration", "parse_quota", "quota_from", "quota_headers"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -102,17 +102,31 @@ def _limit(headers: Mapping[str, str], prefix: str, suffix: str) -> RateLimit | 
 _PREFIXES = ("x-ratelimit-", "ratelimit-", "retry-after")
 
 
-def _quota_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """The quota headers among `headers`, by lower-case name: one pass, instead of a dozen lookups that
-    each walk every header (this runs on every answer)."""
-    multi_items = getattr(headers, "multi_items", None)  # httpx.Headers: names already lower-case
-    items = multi_items() if callable(multi_items) else [(k.lower(), v) for k, v in headers.items()]
-    return {name: value for name, value in items if name.startswith(_PREFIXES)}
+def quota_headers(headers: Mapping[str, str], *also: str) -> dict[str, str]:
+    """The quota headers among `headers` (and the headers named in `also`), by lower-case name.
+
+    One pass over an `httpx.Headers`' raw bytes, decoding only the matches: this runs on every answer,
+    and a dozen `headers.get` lookups, each walking every header, cost ten times as much.
+    """
+    prefixes = (*_PREFIXES, *also)
+    raw = getattr(headers, "raw", None)
+    if isinstance(raw, list):
+        wanted = tuple(prefix.encode() for prefix in prefixes)
+        return {
+            name.lower().decode("latin-1"): value.decode("latin-1")
+            for name, value in raw
+            if name.lower().startswith(wanted)
+        }
+    return {name.lower(): value for name, value in headers.items() if name.lower().startswith(prefixes)}
 
 
 def parse_quota(headers: Mapping[str, str]) -> Quota | None:
     """The quota `headers` report (a case-insensitive mapping, e.g. `httpx.Headers`); None if none."""
-    headers = _quota_headers(headers)
+    return quota_from(quota_headers(headers))
+
+
+def quota_from(headers: dict[str, str]) -> Quota | None:
+    """The quota in headers `quota_headers` picked out."""
     if not headers:
         return None
     requests = _limit(headers, "x-ratelimit-", "-requests") or _limit(headers, "ratelimit-", "")

@@ -53,7 +53,7 @@ from .errors import (
     StreamError,
     StreamValidationError,
 )
-from .quota import Quota, parse_quota
+from .quota import Quota, quota_from, quota_headers
 from .response import ResponseResult, ToolCall, Usage
 from .server_items import CONTENT_ITEM_TYPES, Citation, ServerToolCall, citation, server_tool_call
 
@@ -199,9 +199,9 @@ class ResponseReader:
 
     def read_headers(self, headers: Mapping[str, str]) -> None:
         """The answer's headers (a case-insensitive mapping): the router's route and the quota left."""
-        route = headers.get(ROUTE_HEADER)
-        self._route = route or None
-        self._quota = parse_quota(headers)
+        found = quota_headers(headers, ROUTE_HEADER)  # one pass over the headers for both
+        self._route = found.pop(ROUTE_HEADER, None) or None
+        self._quota = quota_from(found)
 
     # -- input -------------------------------------------------------------------------------------
     def feed(self, data: str) -> list[StreamDelta]:
