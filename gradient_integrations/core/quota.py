@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import functools
 import re
 import time
 from collections.abc import Mapping
@@ -108,16 +109,21 @@ def quota_headers(headers: Mapping[str, str], *also: str) -> dict[str, str]:
     One pass over an `httpx.Headers`' raw bytes, decoding only the matches: this runs on every answer,
     and a dozen `headers.get` lookups, each walking every header, cost ten times as much.
     """
-    prefixes = (*_PREFIXES, *also)
     raw = getattr(headers, "raw", None)
     if isinstance(raw, list):
-        wanted = tuple(prefix.encode() for prefix in prefixes)
+        wanted = _encoded(also)
         return {
             name.lower().decode("latin-1"): value.decode("latin-1")
             for name, value in raw
             if name.lower().startswith(wanted)
         }
+    prefixes = (*_PREFIXES, *also)
     return {name.lower(): value for name, value in headers.items() if name.lower().startswith(prefixes)}
+
+
+@functools.cache
+def _encoded(also: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(prefix.encode() for prefix in (*_PREFIXES, *also))
 
 
 def parse_quota(headers: Mapping[str, str]) -> Quota | None:

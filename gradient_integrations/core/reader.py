@@ -726,32 +726,36 @@ def parse_usage(usage: dict[str, Any] | None) -> Usage | None:
     total = _int(usage.get("total_tokens")) or input_tokens + output_tokens
     input_details = _details(usage, "input_tokens_details", "prompt_tokens_details")
     output_details = _details(usage, "output_tokens_details", "completion_tokens_details")
-    cached = _first(input_details, usage, _CACHE_READ)
+    cached = _int(input_details.get("cached_tokens")) or _int(usage.get("cache_read_input_tokens"))
+    written = 0
+    if not _CACHE_WRITTEN.isdisjoint(usage) or not _CACHE_WRITTEN.isdisjoint(input_details):
+        written = _first(input_details, usage) or _ephemeral(usage)
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         total_tokens=total,
         cached_tokens=cached,
         reasoning_tokens=_int(output_details.get("reasoning_tokens")),
-        cache_creation_tokens=_first(input_details, usage, _CACHE_WRITTEN) or _ephemeral(usage),
+        cache_creation_tokens=written,
     )
 
 
-# Prompt-cache counts under every name they arrive by: OpenAI's `input_tokens_details.cached_tokens`, DO's
-# chat usage (`completion_usage.yml`: `cache_read_input_tokens`, `cache_created_input_tokens`) and
-# Anthropic's (`cache_creation_input_tokens`).
-_CACHE_READ = ("cached_tokens", "cache_read_input_tokens", "cache_read_tokens")
-_CACHE_WRITTEN = (
+# Prompt-cache counts under every name they arrive by. Reads: OpenAI's `input_tokens_details.cached_tokens`,
+# DO's chat usage and Anthropic's `cache_read_input_tokens`. Writes: DO's chat usage (`completion_usage.yml`)
+# `cache_created_input_tokens`, Anthropic's `cache_creation_input_tokens` and `cache_creation.ephemeral_*`.
+# Checked for first (C-speed set tests): most answers carry none, and this runs on every one.
+_CACHE_WRITE_NAMES = (
     "cache_creation_input_tokens",
     "cache_created_input_tokens",
     "cache_creation_tokens",
     "cache_write_tokens",
 )
+_CACHE_WRITTEN = frozenset({*_CACHE_WRITE_NAMES, "cache_creation"})
 
 
-def _first(details: dict[str, Any], usage: dict[str, Any], names: tuple[str, ...]) -> int:
+def _first(details: dict[str, Any], usage: dict[str, Any]) -> int:
     for source in (details, usage):
-        for name in names:
+        for name in _CACHE_WRITE_NAMES:
             value = _int(source.get(name))
             if value:
                 return value

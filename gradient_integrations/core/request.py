@@ -321,6 +321,8 @@ class ResponseRequest(BaseModel):
 
     def _check_tool_choice(self) -> None:
         choice = self.tool_choice
+        if not self.tools and choice is None:
+            return  # most requests: nothing to check (this runs on every call, twice)
         if isinstance(choice, NamedToolChoice):
             names = self.function_names()
             if choice.function.name not in names:
