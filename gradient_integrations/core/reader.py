@@ -505,7 +505,8 @@ class ResponseReader:
         for part in content if isinstance(content, list) else ():
             if not isinstance(part, dict):
                 continue
-            annotations.extend(_list(part.get("annotations"), "content[].annotations"))
+            if part.get("annotations"):  # usually an empty list: skip the check's call
+                annotations.extend(_list(part["annotations"], "content[].annotations"))
             if isinstance(part.get("refusal"), str):
                 refusals.append(part["refusal"])
             elif isinstance(part.get("text"), str):
