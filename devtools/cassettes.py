@@ -108,13 +108,26 @@ def _json_or_none(body: bytes | str | None) -> Any:
         return None
 
 
+def _mask_tool_credentials(body: Any) -> Any:
+    """The body with each tool's `authorization` (an MCP server's credential, sent in the body) masked:
+    such a token has no shape `redact` knows. Replay compares bodies after the same masking."""
+    tools = body.get("tools") if isinstance(body, dict) else None
+    if not isinstance(tools, list) or not any(isinstance(t, dict) and "authorization" in t for t in tools):
+        return body
+    masked = [
+        {**t, "authorization": REDACTED} if isinstance(t, dict) and "authorization" in t else t for t in tools
+    ]
+    return {**body, "tools": masked}
+
+
 def redact_request(request: _Request) -> _Request:
-    """vcrpy `before_record_request`: redact every header value, drop port and query, indent JSON."""
+    """vcrpy `before_record_request`: redact every header value and tool credential, drop port and
+    query, indent JSON."""
     for name in list(request.headers):
         request.headers[name] = REDACTED
     request.uri = _scrub_uri(request.uri)
     body = request.body
-    parsed = _json_or_none(body)
+    parsed = _mask_tool_credentials(_json_or_none(body))
     if parsed is not None:
         body = json.dumps(parsed, indent=2, ensure_ascii=False).encode()
     if body:
@@ -152,7 +165,8 @@ def _content_type(headers: Mapping[str, Any]) -> str:
 
 def json_body_matcher(stored: RecordedRequest, live: RecordedRequest) -> None:
     """vcrpy matcher: the bodies are equal as JSON (or as bytes when either is not JSON)."""
-    left, right = _json_or_none(stored.body), _json_or_none(live.body)
+    left = _mask_tool_credentials(_json_or_none(stored.body))
+    right = _mask_tool_credentials(_json_or_none(live.body))
     if left is None or right is None:
         if stored.body != live.body:
             raise AssertionError("request bodies differ (not JSON)")

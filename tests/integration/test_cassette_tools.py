@@ -61,6 +61,23 @@ def test_redact_request_replaces_every_header_value_and_strips_the_uri() -> None
     assert b"\n" in request.body, "JSON bodies are indented for reading"
 
 
+def test_an_mcp_servers_authorization_is_masked_in_the_cassette_and_replay_still_matches() -> None:
+    token = "mcp-oauth-7Qx2pLk9"  # no key shape `redact` knows: masked because of where it sits
+    tools = [
+        {"type": "web_search"},
+        {"type": "mcp", "server_label": "d", "server_url": "https://m.test", "authorization": token},
+    ]
+    body = json.dumps({"model": "m", "input": "hi", "tools": tools}).encode()
+    recorded = redact_request(vcr_request(body=body))
+    assert token not in recorded.body.decode()
+    assert json.loads(recorded.body)["tools"][1]["authorization"] == REDACTED
+    assert json.loads(recorded.body)["tools"][0] == {"type": "web_search"}
+    json_body_matcher(recorded, vcr_request(body=body))  # the live request, token and all, replays
+    other = json.dumps({"model": "m", "input": "hi", "tools": tools[:1]}).encode()
+    with pytest.raises(AssertionError, match="tools"):
+        json_body_matcher(recorded, vcr_request(body=other))
+
+
 def test_redact_request_scrubs_credentials_from_a_body() -> None:
     request = redact_request(vcr_request(body=f"token=Bearer {DO_KEY}".encode()))
 
