@@ -148,6 +148,10 @@ def built_in_tool(tool: BuiltInToolValue | Mapping[str, Any], *, field: str = "t
         raise InvalidRequestError(field, f"must be a tool dict, got {type(tool).__name__}")
     kind = tool.get("type")
     cls = _TYPED.get(kind) if isinstance(kind, str) else None
+    if kind in (None, "function"):
+        raise InvalidRequestError(
+            field, "is a function tool, which the caller runs: pass it in tools (or bind_tools), not here"
+        )
     if cls is None:
         raise InvalidRequestError(
             field,

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 
+from .builtin_tools import BuiltInToolValue, built_in_tool
 from .errors import InvalidRequestError
 from .request import REASONING_EFFORTS, ResponseRequest, build_request
 from .values import request_tools, text_format, tool_choice
@@ -33,6 +34,7 @@ __all__ = [
     "SETTING_ALIASES",
     "CallOptions",
     "Option",
+    "built_in_tools",
     "constructor_arguments",
     "field_names",
     "resolve_options",
@@ -189,10 +191,13 @@ def _unknown(name: str, owner: str, known: Iterable[str], where: str) -> Invalid
     )
 
 
-def _tool_list(value: Any, name: str) -> list[Any]:
+def built_in_tools(value: Any) -> list[BuiltInToolValue]:
+    """`built_in_tools=[...]` as typed values, each refused by its place (`built_in_tools[i]...`)."""
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        raise InvalidRequestError(name, "must be a list of tools, e.g. [WebSearchTool(max_results=5)]")
-    return list(value)
+        raise InvalidRequestError(
+            BUILT_IN_TOOLS, "must be a list of tools, e.g. [WebSearchTool(max_results=5)]"
+        )
+    return [built_in_tool(tool, field=f"{BUILT_IN_TOOLS}[{i}]") for i, tool in enumerate(value)]
 
 
 class CallOptions(NamedTuple):  # a NamedTuple: built on every call, and a frozen dataclass is slower
@@ -255,7 +260,7 @@ def resolve_options(
         raise InvalidRequestError(f"extra_body.{name}", f"is set by {owner} itself from the call; remove it")
     if built_in:
         # Built-in tools go ahead of the function tools (llama-index's OpenAIResponses does the same).
-        fields["tools"] = [*_tool_list(built_in, BUILT_IN_TOOLS), *(fields.get("tools") or ())]
+        fields["tools"] = [*built_in_tools(built_in), *(fields.get("tools") or ())]
     # Tool and tool-choice values in every spelling become the core's types; None removes a field.
     for name in _NORMALIZED:
         if name in fields:
@@ -293,7 +298,7 @@ def constructor_arguments(
             out[setting] = value
             continue
         if name == BUILT_IN_TOOLS:
-            extra[name] = value
+            extra[name] = built_in_tools(value)  # typed now: checked, and an MCP credential masked in repr
             continue
         known = _canonical(name, value)
         if known is not None and known[0] not in _MANAGED:

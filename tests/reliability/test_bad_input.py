@@ -411,6 +411,12 @@ CATALOGUE: list[Case] = [
     lc_case("reasoning-effort-unknown", "reasoning_effort", HI, reasoning_effort="turbo"),
     lc_case("built-in-tool-unknown-type", "tools[0]", HI, tools=[{"type": "code_interpreter"}]),
     lc_case("built-in-tools-not-a-list", "built_in_tools", HI, built_in_tools={"type": "web_search"}),
+    lc_case(
+        "function-tool-among-built-in-tools",
+        "built_in_tools[1]",
+        HI,
+        built_in_tools=[{"type": "web_search"}, {"type": "function", "name": "add"}],
+    ),
     Case(
         "langchain-bind-knowledge-base-without-id",
         "tools[1].knowledge_base_id",
@@ -572,7 +578,7 @@ CATALOGUE: list[Case] = [
     li_case("reasoning-effort-unknown", "reasoning_effort", [U], reasoning_effort="turbo"),
     li_case(
         "built-in-tool-per-call-bad",
-        "tools[0].server_url",
+        "built_in_tools[0].server_url",
         [U],
         built_in_tools=[{"type": "mcp", "server_label": "a", "server_url": "mcp.example.com"}],
     ),
