@@ -34,10 +34,10 @@ from pydantic import (
     field_validator,
 )
 
-from .errors import InvalidRequestError
+from .errors import InvalidRequestError, first_validation_error
 
 __all__ = [
-    "BUILT_IN_TOOL_TYPES",
+    "BUILT_IN_TOOL_CLASSES",
     "BuiltInTool",
     "BuiltInToolValue",
     "KnowledgeBaseRetrievalTool",
@@ -45,6 +45,7 @@ __all__ = [
     "WebSearchTool",
     "built_in_tool",
     "is_built_in_tool",
+    "is_server_side",
 ]
 
 # The context `ResponseRequest.to_body` dumps with: the only dump that writes secrets out in clear.
@@ -122,14 +123,14 @@ class BuiltInTool(_BuiltIn):
 
 BuiltInToolValue: TypeAlias = WebSearchTool | KnowledgeBaseRetrievalTool | McpTool | BuiltInTool
 
-_TYPED: dict[str, type[BuiltInToolValue]] = {
+# Each documented `type` and the class that checks its fields (`request.RequestTool` is tagged from it).
+BUILT_IN_TOOL_CLASSES: dict[str, type[BuiltInToolValue]] = {
     "web_search": WebSearchTool,
     "web_search_preview": WebSearchTool,
     "web_search_2025_08_26": WebSearchTool,
     "knowledge_base_retrieval": KnowledgeBaseRetrievalTool,
     "mcp": McpTool,
 }
-BUILT_IN_TOOL_TYPES = tuple(_TYPED)
 _DOCUMENTED = "web_search, knowledge_base_retrieval, mcp"
 
 
@@ -137,7 +138,15 @@ def is_built_in_tool(tool: object) -> bool:
     """True for a built-in tool value or a dict whose `type` is a built-in type (not a function tool)."""
     if isinstance(tool, _BuiltIn):
         return True
-    return isinstance(tool, Mapping) and tool.get("type") in _TYPED
+    return isinstance(tool, Mapping) and tool.get("type") in BUILT_IN_TOOL_CLASSES
+
+
+def is_server_side(tool: object) -> bool:
+    """A built-in tool value, or a dict whose `type` names no function tool: what `built_in_tool` reads
+    (a documented type) or refuses with the escape hatch (any other)."""
+    if isinstance(tool, _BuiltIn):
+        return True
+    return isinstance(tool, Mapping) and tool.get("type") not in (None, "function")
 
 
 def built_in_tool(tool: BuiltInToolValue | Mapping[str, Any], *, field: str = "tools[0]") -> BuiltInToolValue:
@@ -147,7 +156,7 @@ def built_in_tool(tool: BuiltInToolValue | Mapping[str, Any], *, field: str = "t
     if not isinstance(tool, Mapping):
         raise InvalidRequestError(field, f"must be a tool dict, got {type(tool).__name__}")
     kind = tool.get("type")
-    cls = _TYPED.get(kind) if isinstance(kind, str) else None
+    cls = BUILT_IN_TOOL_CLASSES.get(kind) if isinstance(kind, str) else None
     if kind in (None, "function"):
         raise InvalidRequestError(
             field, "is a function tool, which the caller runs: pass it in tools (or bind_tools), not here"
@@ -161,7 +170,5 @@ def built_in_tool(tool: BuiltInToolValue | Mapping[str, Any], *, field: str = "t
     try:
         return cls.model_validate(dict(tool))
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        location = ".".join(str(part) for part in error["loc"])
-        message = str(error["msg"]).removeprefix("Value error, ")
+        location, message = first_validation_error(exc)
         raise InvalidRequestError(f"{field}.{location}", message) from None

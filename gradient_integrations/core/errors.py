@@ -61,6 +61,8 @@ import httpx
 from .quota import Quota, parse_quota
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from .response import ResponseResult
 
 __all__ = [
@@ -376,6 +378,14 @@ def _page_text(text: str) -> str | None:
         return title[:200]
     plain = _SPACE.sub(" ", _TAGS.sub(" ", text)).strip()
     return plain[:200] or None
+
+
+def first_validation_error(exc: ValidationError) -> tuple[str, str]:
+    """(location, message) of a pydantic error's first entry, named the way `InvalidRequestError`s are:
+    the location's parts joined by dots, without pydantic's "Value error, " prefix."""
+    error = exc.errors(include_url=False)[0]
+    location = ".".join(str(part) for part in error["loc"])
+    return location, str(error["msg"]).removeprefix("Value error, ")
 
 
 def status_error_from_response(response: httpx.Response, content: bytes) -> APIStatusError:

@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from .builtin_tools import BuiltInToolValue, built_in_tool
 from .errors import InvalidRequestError
-from .request import REASONING_EFFORTS, ResponseRequest, build_request
+from .request import ResponseRequest, build_request, check_effort
 from .values import request_tools, text_format, tool_choice
 
 __all__ = [
@@ -42,13 +42,8 @@ __all__ = [
 
 
 def _reasoning_effort(effort: Any) -> dict[str, Any] | None:
-    if effort is None:
-        return None
-    if effort not in REASONING_EFFORTS:
-        raise InvalidRequestError(
-            "reasoning_effort", f"{effort!r} is not one of {', '.join(map(repr, REASONING_EFFORTS))}"
-        )
-    return {"effort": effort}
+    check_effort(effort, "reasoning_effort")
+    return None if effort is None else {"effort": effort}
 
 
 def _response_format(value: Any) -> dict[str, Any]:

@@ -24,14 +24,16 @@ from pydantic import (
 )
 
 from .builtin_tools import (
+    BUILT_IN_TOOL_CLASSES,
     REVEAL_SECRETS,
     BuiltInTool,
     KnowledgeBaseRetrievalTool,
     McpTool,
     WebSearchTool,
     built_in_tool,
+    is_server_side,
 )
-from .errors import InvalidRequestError
+from .errors import InvalidRequestError, first_validation_error
 
 __all__ = [
     "REASONING_EFFORTS",
@@ -50,6 +52,7 @@ __all__ = [
     "StreamOptions",
     "ToolChoice",
     "build_request",
+    "check_effort",
     "check_tool_results",
     "message_content",
 ]
@@ -145,29 +148,26 @@ class FunctionTool(_Wire):
     strict: bool | None = None
 
 
-_TOOL_TAGS = {
-    None: "function_tool",
-    "function": "function_tool",
-    "web_search": "web_search_tool",
-    "web_search_preview": "web_search_tool",
-    "web_search_2025_08_26": "web_search_tool",
-    "knowledge_base_retrieval": "knowledge_base_tool",
-    "mcp": "mcp_tool",
-}
-
-
 def _tool_kind(value: Any) -> str:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return _TOOL_TAGS.get(kind, "other_tool") if isinstance(kind, (str, type(None))) else "other_tool"
+    """The union branch of a tool, by its class name: a typed value's own class; a dict's by its `type`
+    (`builtin_tools.BUILT_IN_TOOL_CLASSES`), a function tool without one, `BuiltInTool` for any other."""
+    if isinstance(value, BaseModel):
+        return type(value).__name__
+    kind = value.get("type") if isinstance(value, dict) else None
+    if kind is None or kind == "function":
+        return "FunctionTool"
+    cls = BUILT_IN_TOOL_CLASSES.get(kind) if isinstance(kind, str) else None
+    return cls.__name__ if cls is not None else "BuiltInTool"
 
 
 # A function tool the caller runs, or a built-in tool DO runs (`builtin_tools`).
+_TOOL_CLASSES = (FunctionTool, WebSearchTool, KnowledgeBaseRetrievalTool, McpTool, BuiltInTool)
 RequestTool = Annotated[
-    Annotated[FunctionTool, Tag("function_tool")]
-    | Annotated[WebSearchTool, Tag("web_search_tool")]
-    | Annotated[KnowledgeBaseRetrievalTool, Tag("knowledge_base_tool")]
-    | Annotated[McpTool, Tag("mcp_tool")]
-    | Annotated[BuiltInTool, Tag("other_tool")],
+    Annotated[FunctionTool, Tag("FunctionTool")]
+    | Annotated[WebSearchTool, Tag("WebSearchTool")]
+    | Annotated[KnowledgeBaseRetrievalTool, Tag("KnowledgeBaseRetrievalTool")]
+    | Annotated[McpTool, Tag("McpTool")]
+    | Annotated[BuiltInTool, Tag("BuiltInTool")],
     Discriminator(_tool_kind),
 ]
 
@@ -298,11 +298,7 @@ class ResponseRequest(BaseModel):
         """
         self._check_stop()
         self._check_tool_choice()
-        effort = (self.reasoning or {}).get("effort")
-        if effort is not None and effort not in REASONING_EFFORTS:
-            raise InvalidRequestError(
-                "reasoning.effort", f"{effort!r} is not one of {', '.join(map(repr, REASONING_EFFORTS))}"
-            )
+        check_effort((self.reasoning or {}).get("effort"), "reasoning.effort")
         if isinstance(self.input, list):
             check_tool_results(self.input)
 
@@ -361,6 +357,14 @@ class ResponseRequest(BaseModel):
         return body
 
 
+def check_effort(effort: Any, field: str) -> None:
+    """Refuse a reasoning effort DO does not document, naming `field` (`reasoning_effort` when given so)."""
+    if effort is not None and effort not in REASONING_EFFORTS:
+        raise InvalidRequestError(
+            field, f"{effort!r} is not one of {', '.join(map(repr, REASONING_EFFORTS))}"
+        )
+
+
 def message_content(parts: Sequence[tuple[str, Any]], where: str = "content") -> str | list[InputText]:
     """A message's `content` from its text parts, each `(text, cache_control or None)`.
 
@@ -375,9 +379,8 @@ def message_content(parts: Sequence[tuple[str, Any]], where: str = "content") ->
         try:
             content.append(InputText(text=text, cache_control=control or None))
         except ValidationError as exc:
-            error = exc.errors(include_url=False)[0]
-            field = ".".join(str(piece) for piece in error["loc"])
-            raise InvalidRequestError(f"{where}[{position}].{field}", str(error["msg"])) from None
+            location, message = first_validation_error(exc)
+            raise InvalidRequestError(f"{where}[{position}].{location}", message) from None
     return content
 
 
@@ -422,8 +425,7 @@ _UNION_LABELS = frozenset(
         "bool",
         "dict[str,str]",
         "NamedToolChoice",
-        *_TOOL_TAGS.values(),
-        "other_tool",
+        *(cls.__name__ for cls in _TOOL_CLASSES),
     }
 )
 _UNION_PREFIXES = ("function-", "list[", "literal[", "is-instance")
@@ -448,7 +450,7 @@ def build_request(**fields: Any) -> ResponseRequest:
         # A tool dict of a type no model knows would be read as the `BuiltInTool` escape hatch: only an
         # explicit `BuiltInTool(...)` may be, so an unknown dict is refused here with the way to send it.
         for position, tool in enumerate(tools):
-            if isinstance(tool, dict) and tool.get("type") not in (None, "function"):
+            if isinstance(tool, dict) and is_server_side(tool):
                 built_in_tool(tool, field=f"tools[{position}]")
     try:
         request = ResponseRequest.model_validate(fields)

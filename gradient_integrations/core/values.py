@@ -17,8 +17,8 @@ from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .builtin_tools import BuiltInToolValue, built_in_tool, is_built_in_tool
-from .errors import InvalidRequestError
+from .builtin_tools import BuiltInToolValue, built_in_tool, is_server_side
+from .errors import InvalidRequestError, first_validation_error
 from .request import FunctionTool, NamedToolChoice
 
 __all__ = [
@@ -79,17 +79,16 @@ def function_tool(
     try:
         return FunctionTool.model_validate(flat)
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        location = ".".join(str(part) for part in error["loc"])
+        location, message = first_validation_error(exc)
         hint = " (names may use letters, digits, '_' and '-', at most 64)" if location == "name" else ""
-        raise InvalidRequestError(f"{field}.{location}", f"{error['msg']}{hint}") from None
+        raise InvalidRequestError(f"{field}.{location}", f"{message}{hint}") from None
 
 
 def request_tool(
     tool: FunctionTool | BuiltInToolValue | Mapping[str, Any], *, strict: bool | None = None, field: str
 ) -> FunctionTool | BuiltInToolValue:
     """One tool of the request: a function tool (the caller runs it) or a built-in tool (DO runs it)."""
-    if is_built_in_tool(tool) or (isinstance(tool, Mapping) and tool.get("type") not in (None, "function")):
+    if is_server_side(tool):
         return built_in_tool(tool, field=field)  # type: ignore[arg-type]  # a Mapping or a built-in value
     return function_tool(tool, strict=strict, field=field)  # type: ignore[arg-type]  # not a built-in one
 

@@ -20,7 +20,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import BaseModel
 
 from ..core import InvalidRequestError
-from ..core.builtin_tools import BuiltInToolValue, is_built_in_tool
+from ..core.builtin_tools import BuiltInToolValue, is_built_in_tool, is_server_side
 from ..core.values import request_tool
 
 __all__ = ["ToolLike", "tool_names", "tool_to_wire", "tools_for_call", "tools_to_wire"]
@@ -35,7 +35,7 @@ def tool_to_wire(
 ) -> dict[str, Any] | BuiltInToolValue:
     """One function tool in the flat form, or a built-in tool's typed value. `strict`, when given,
     overrides a function tool's own flag."""
-    if is_built_in_tool(tool) or _is_server_side(tool):
+    if _is_server_side(tool):
         return request_tool(tool, field=field)  # type: ignore[arg-type, return-value]  # a built-in one
     try:
         converted = convert_to_openai_tool(tool, strict=strict)  # type: ignore[arg-type]  # not built-in
@@ -71,11 +71,13 @@ def _is_flat_function(tool: object) -> bool:
 
 
 def _is_server_side(tool: object) -> bool:
-    """A dict naming a tool type other than `function` (the core refuses an unknown one, with the escape
-    hatch): not a JSON schema (`"type": "object"`) nor any function form LangChain converts."""
-    if not isinstance(tool, Mapping) or tool.get("type") in (None, "function", "object"):
+    """The core's `is_server_side`, but for the dicts LangChain converts into function tools: a JSON
+    schema (`"type": "object"`) or one with a function's keys."""
+    if not is_server_side(tool):
         return False
-    return not _FUNCTION_KEYS.intersection(tool)
+    return not isinstance(tool, Mapping) or (
+        tool.get("type") != "object" and not _FUNCTION_KEYS.intersection(tool)
+    )
 
 
 def tool_names(wire_tools: Sequence[Mapping[str, Any] | BuiltInToolValue]) -> list[str]:
