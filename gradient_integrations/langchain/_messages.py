@@ -153,9 +153,9 @@ def _blocks(content: str | list[Any]) -> list[Any]:
     return [content] if isinstance(content, str) else list(content)
 
 
-def _content_of(index: int, content: str | list[Any]) -> str | list[InputText]:
-    """A prompt message's content: its text, or `input_text` parts when a block carries `cache_control`
-    (langchain-anthropic's spelling, top level or in a v1 block's `extras`)."""
+def _parts_of(index: int, content: str | list[Any]) -> list[tuple[str, Any]]:
+    """A message's text parts, each with its `cache_control` (langchain-anthropic's spelling, top level
+    or in a v1 block's `extras`) or None; any block but text is an error naming it."""
     parts: list[tuple[str, Any]] = []
     for position, block in enumerate(_blocks(content)):
         if isinstance(block, str):
@@ -168,20 +168,17 @@ def _content_of(index: int, content: str | list[Any]) -> str | list[InputText]:
             parts.append((str(block.get("text") or ""), control))
         else:
             raise _block_error(index, position, block.get("type") if isinstance(block, Mapping) else block)
-    return message_content(parts, f"messages[{index}].content")
+    return parts
+
+
+def _content_of(index: int, content: str | list[Any]) -> str | list[InputText]:
+    """A prompt message's content: its text, or `input_text` parts when a block carries `cache_control`."""
+    return message_content(_parts_of(index, content), f"messages[{index}].content")
 
 
 def _text_of(index: int, content: str | list[Any]) -> str:
     """A message's text; text blocks are joined by newlines (as vLLM joins text parts)."""
-    texts: list[str] = []
-    for position, block in enumerate(_blocks(content)):
-        if isinstance(block, str):
-            texts.append(block)
-        elif isinstance(block, Mapping) and block.get("type") in _TEXT_BLOCKS:
-            texts.append(str(block.get("text") or ""))
-        else:
-            raise _block_error(index, position, block.get("type") if isinstance(block, Mapping) else block)
-    return "\n".join(texts)
+    return "\n".join(text for text, _ in _parts_of(index, content))
 
 
 def _as_error(text: str) -> str:

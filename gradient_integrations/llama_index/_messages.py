@@ -112,9 +112,9 @@ def _tool_result(message: ChatMessage, where: str) -> FunctionCallOutputItem:
     return FunctionCallOutputItem(call_id=call_id, output=_text_of(message, where, calls_allowed=False))
 
 
-def _content_of(message: ChatMessage, where: str) -> str | list[InputText]:
-    """A prompt message's content: its text, or `input_text` parts when a `CachePoint` block marks a
-    cache breakpoint (on the text before it, as llama-index's Anthropic LLM reads it)."""
+def _parts_of(message: ChatMessage, where: str, *, calls_allowed: bool) -> list[tuple[str, Any]]:
+    """The message's text parts, one per block with text, each with the cache breakpoint a `CachePoint`
+    right after it marks (as llama-index's Anthropic LLM reads it) or None; media blocks are an error."""
     parts: list[tuple[str, Any]] = []
     for index, block in enumerate(message.blocks):
         if isinstance(block, CachePoint):
@@ -122,18 +122,20 @@ def _content_of(message: ChatMessage, where: str) -> str | list[InputText]:
                 control = block.cache_control
                 parts[-1] = (parts[-1][0], {"type": control.type, "ttl": control.ttl})
             continue
-        text = "\n".join(_block_texts(block, f"{where}.blocks[{index}]", False))
-        if text or not isinstance(block, ThinkingBlock):
-            parts.append((text, None))
-    return message_content(parts, f"{where}.blocks")
+        texts = list(_block_texts(block, f"{where}.blocks[{index}]", calls_allowed))
+        if texts:
+            parts.append(("\n".join(texts), None))
+    return parts
+
+
+def _content_of(message: ChatMessage, where: str) -> str | list[InputText]:
+    """A prompt message's content: its text, or `input_text` parts when a `CachePoint` marks a breakpoint."""
+    return message_content(_parts_of(message, where, calls_allowed=False), f"{where}.blocks")
 
 
 def _text_of(message: ChatMessage, where: str, *, calls_allowed: bool) -> str:
     """The message's text, joined like `ChatMessage.content`; media blocks are an error."""
-    texts: list[str] = []
-    for index, block in enumerate(message.blocks):
-        texts.extend(_block_texts(block, f"{where}.blocks[{index}]", calls_allowed))
-    return "\n".join(texts)
+    return "\n".join(text for text, _ in _parts_of(message, where, calls_allowed=calls_allowed))
 
 
 def _block_texts(block: Any, where: str, calls_allowed: bool) -> Iterator[str]:
