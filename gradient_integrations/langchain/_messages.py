@@ -470,7 +470,6 @@ class ChunkMapper:
         self._index = -1
         self._current: tuple[str, int] | None = None  # (delta kind, tool call index) of the open block
         self._call_blocks: dict[int, int] = {}
-        self._servers = 0  # built-in tools' runs so far
         self._text_block: int | None = None  # the last text block's index, for citations
 
     def _block_index(self, kind: str, call: int = 0) -> int:
@@ -515,9 +514,8 @@ class ChunkMapper:
     def _server_tool(self, call: ServerToolCall) -> AIMessageChunk:
         if not self._blocks:
             return AIMessageChunk(content="", additional_kwargs={"tool_outputs": [call.item]})
-        self._servers += 1
-        index = self._block_index("server_tool", self._servers)
-        self._index += 1  # its result block takes the next index
+        index = self._index + 1
+        self._index += 2  # the call's block, then its result's; the next delta opens a new block
         self._current = None
         return AIMessageChunk(content=server_tool_blocks(call, index))
 
