@@ -22,6 +22,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..core.frames import EventFramer
+
 __all__ = ["MAX_ANSWER_BYTES", "TIMEOUT", "McpFailure", "McpSession", "loopback_problem"]
 
 TIMEOUT = 5.0
@@ -167,11 +169,9 @@ async def _read_capped(response: httpx.Response) -> bytes:
 
 
 def _from_event_stream(body: bytes, request_id: int) -> Any:
-    """The JSON-RPC answer to `request_id` among an SSE stream's events."""
-    for block in body.decode("utf-8", "replace").replace("\r\n", "\n").split("\n\n"):
-        data = "\n".join(line[5:].lstrip() for line in block.split("\n") if line.startswith("data:"))
-        if not data:
-            continue
+    """The JSON-RPC answer to `request_id` among an SSE stream's events (read by the client's own framer;
+    the blank line added ends a last event the server did not end)."""
+    for data in EventFramer(len(body) + 2).feed(body + b"\n\n"):
         try:
             message = json.loads(data)
         except ValueError:
